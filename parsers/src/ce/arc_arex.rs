@@ -1,0 +1,22 @@
+//! `arc-arex`: ARC CE arex.log / ws-interface.log. Not yet parsed: every line is kept as a raw event.
+
+use crate::event::Service;
+use crate::parser::{Context, Feed, Format, Line, LineParser};
+
+/// The `arc-arex` format.
+pub static FORMAT: Format = Format {
+    id: "arc-arex",
+    service: Service::Ce,
+    summary: "ARC CE arex.log / ws-interface.log",
+    programs: &[],
+    sniff: |_, _| false,
+    new_parser: |_: &Context| Box::new(Parser),
+};
+
+struct Parser;
+
+impl LineParser for Parser {
+    fn feed(&mut self, _line: &Line<'_>, _out: &mut Vec<crate::event::Event>) -> Feed {
+        Feed::NotMine
+    }
+}

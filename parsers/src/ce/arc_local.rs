@@ -1,0 +1,22 @@
+//! `arc-local`: ARC CE per-job control file job.<id>.local. Not yet parsed: every line is kept as a raw event.
+
+use crate::event::Service;
+use crate::parser::{Context, Feed, Format, Line, LineParser};
+
+/// The `arc-local` format.
+pub static FORMAT: Format = Format {
+    id: "arc-local",
+    service: Service::Ce,
+    summary: "ARC CE per-job control file job.<id>.local",
+    programs: &[],
+    sniff: |_, _| false,
+    new_parser: |_: &Context| Box::new(Parser),
+};
+
+struct Parser;
+
+impl LineParser for Parser {
+    fn feed(&mut self, _line: &Line<'_>, _out: &mut Vec<crate::event::Event>) -> Feed {
+        Feed::NotMine
+    }
+}

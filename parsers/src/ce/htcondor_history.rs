@@ -1,0 +1,22 @@
+//! `htcondor-history`: HTCondor history files and condor_history -l output. Not yet parsed: every line is kept as a raw event.
+
+use crate::event::Service;
+use crate::parser::{Context, Feed, Format, Line, LineParser};
+
+/// The `htcondor-history` format.
+pub static FORMAT: Format = Format {
+    id: "htcondor-history",
+    service: Service::Ce,
+    summary: "HTCondor history files and condor_history -l output",
+    programs: &[],
+    sniff: |_, _| false,
+    new_parser: |_: &Context| Box::new(Parser),
+};
+
+struct Parser;
+
+impl LineParser for Parser {
+    fn feed(&mut self, _line: &Line<'_>, _out: &mut Vec<crate::event::Event>) -> Feed {
+        Feed::NotMine
+    }
+}

@@ -1,0 +1,22 @@
+//! `iam-audit`: INDIGO IAM AUDIT log lines (Spring Boot prefix + JSON). Not yet parsed: every line is kept as a raw event.
+
+use crate::event::Service;
+use crate::parser::{Context, Feed, Format, Line, LineParser};
+
+/// The `iam-audit` format.
+pub static FORMAT: Format = Format {
+    id: "iam-audit",
+    service: Service::Issuer,
+    summary: "INDIGO IAM AUDIT log lines (Spring Boot prefix + JSON)",
+    programs: &[],
+    sniff: |_, _| false,
+    new_parser: |_: &Context| Box::new(Parser),
+};
+
+struct Parser;
+
+impl LineParser for Parser {
+    fn feed(&mut self, _line: &Line<'_>, _out: &mut Vec<crate::event::Event>) -> Feed {
+        Feed::NotMine
+    }
+}

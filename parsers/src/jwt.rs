@@ -1,0 +1,521 @@
+//! Bearer tokens inside log lines: finds JWTs anywhere in a line, decodes their claims (no
+//! signature check), and replaces every signature — and every opaque bearer secret after
+//! `Bearer`, `access_token=`, `"client_token":` and the like — by a short fingerprint, so that
+//! nothing stored can be replayed. The fingerprint (`REDACTED-sha256:<12 hex>`) is stable, so
+//! the same token can still be followed across logs.
+
+use std::borrow::Cow;
+
+use base64::Engine;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::event::{Event, Timestamp};
+
+/// Marker written in place of a secret.
+pub const REDACTED: &str = "REDACTED-sha256:";
+
+/// Largest JWT payload segment decoded for claims (bytes of base64); larger ones are still
+/// redacted but not decoded.
+const MAX_DECODED_PAYLOAD: usize = 1 << 20;
+
+/// The claims tokentrail reads from a token (JWT payload or an issuer's decoded payload).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Claims {
+    pub iss: String,
+    pub sub: String,
+    pub jti: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub aud: Vec<String>,
+    pub groups: Vec<String>,
+    pub iat: Option<Timestamp>,
+    pub exp: Option<Timestamp>,
+    /// `act.sub`: the client that exchanged the token (RFC 8693).
+    pub act_sub: String,
+    pub username: String,
+}
+
+impl Claims {
+    /// Reads the claims of a JSON claim set. Times in seconds or milliseconds (IAM's audit
+    /// payload uses milliseconds) are both accepted.
+    pub fn from_json(value: &Value) -> Claims {
+        let text = |key: &str| -> String {
+            match value.get(key) {
+                Some(Value::String(text)) => text.clone(),
+                Some(Value::Number(number)) => number.to_string(),
+                _ => String::new(),
+            }
+        };
+        let scopes = match value.get("scope").or_else(|| value.get("scp")) {
+            Some(Value::String(text)) => text.split_whitespace().map(str::to_string).collect(),
+            Some(Value::Array(items)) => strings(items),
+            _ => Vec::new(),
+        };
+        let aud = match value.get("aud") {
+            Some(Value::String(text)) => text.split_whitespace().map(str::to_string).collect(),
+            Some(Value::Array(items)) => strings(items),
+            _ => Vec::new(),
+        };
+        let groups = match value.get("wlcg.groups").or_else(|| value.get("groups")) {
+            Some(Value::Array(items)) => strings(items),
+            Some(Value::String(text)) => text
+                .split([',', ' '])
+                .filter(|g| !g.is_empty())
+                .map(str::to_string)
+                .collect(),
+            _ => Vec::new(),
+        };
+        let mut client_id = text("client_id");
+        if client_id.is_empty() {
+            client_id = text("azp");
+        }
+        let act_sub = value
+            .get("act")
+            .and_then(|act| act.get("sub"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        Claims {
+            iss: text("iss"),
+            sub: text("sub"),
+            jti: text("jti"),
+            client_id,
+            scopes,
+            aud,
+            groups,
+            iat: value.get("iat").and_then(claim_time),
+            exp: value.get("exp").and_then(claim_time),
+            act_sub,
+            username: text("preferred_username"),
+        }
+    }
+
+    /// Fills the event's empty token fields from these claims (never overwrites what the
+    /// parser read from the line itself).
+    pub fn fill(&self, event: &mut Event) {
+        fn set(slot: &mut String, value: &str) {
+            if slot.is_empty() && !value.is_empty() {
+                *slot = value.to_string();
+            }
+        }
+        fn set_list(slot: &mut Vec<String>, value: &[String]) {
+            if slot.is_empty() && !value.is_empty() {
+                *slot = value.to_vec();
+            }
+        }
+        set(&mut event.iss, &self.iss);
+        set(&mut event.sub, &self.sub);
+        set(&mut event.jti, &self.jti);
+        set(&mut event.client_id, &self.client_id);
+        set(&mut event.username, &self.username);
+        set_list(&mut event.scopes, &self.scopes);
+        set_list(&mut event.aud, &self.aud);
+        set_list(&mut event.groups, &self.groups);
+        if event.token_iat.is_none() {
+            event.token_iat = self.iat;
+        }
+        if event.token_exp.is_none() {
+            event.token_exp = self.exp;
+        }
+    }
+}
+
+fn strings(items: &[Value]) -> Vec<String> {
+    items
+        .iter()
+        .filter_map(|item| match item {
+            Value::String(text) => Some(text.clone()),
+            Value::Number(number) => Some(number.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A claim time: epoch seconds, epoch milliseconds (values past year 5138 in seconds are read as
+/// milliseconds), or a date string.
+pub fn claim_time(value: &Value) -> Option<Timestamp> {
+    match value {
+        Value::Number(number) => {
+            let raw = number.as_f64()?;
+            if !raw.is_finite() || raw < 0.0 {
+                return None;
+            }
+            if raw >= 100_000_000_000.0 {
+                Some(Timestamp(raw as i64))
+            } else {
+                Some(Timestamp((raw * 1000.0) as i64))
+            }
+        }
+        Value::String(text) => Timestamp::parse(text).or_else(|| {
+            // Java `Date.toString()`: "Fri Mar 14 10:12:03 UTC 2025".
+            chrono::DateTime::parse_from_str(text, "%a %b %d %H:%M:%S %Z %Y")
+                .ok()
+                .map(Timestamp::from)
+                .or_else(|| {
+                    chrono::NaiveDateTime::parse_from_str(
+                        &text.replace(" UTC ", " ").replace(" GMT ", " "),
+                        "%a %b %d %H:%M:%S %Y",
+                    )
+                    .ok()
+                    .map(|naive| Timestamp(naive.and_utc().timestamp_millis()))
+                })
+        }),
+        _ => None,
+    }
+}
+
+/// A token found in a line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FoundToken {
+    /// `REDACTED-sha256:<12 hex>` of the whole token.
+    pub fingerprint: String,
+    /// The decoded claims, when the token was a JWT with a readable payload.
+    pub claims: Option<Claims>,
+}
+
+/// A line with its secrets replaced, and what was found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Redacted<'a> {
+    pub text: Cow<'a, str>,
+    pub tokens: Vec<FoundToken>,
+}
+
+/// The fingerprint of a secret.
+pub fn fingerprint(secret: &str) -> String {
+    let digest = Sha256::digest(secret.as_bytes());
+    let mut out = String::with_capacity(REDACTED.len() + 12);
+    out.push_str(REDACTED);
+    for byte in &digest[..6] {
+        out.push_str(&format!("{byte:02x}"));
+    }
+    out
+}
+
+fn is_b64url(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_'
+}
+
+fn is_secret_char(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~' | b'+' | b'/' | b'=')
+}
+
+/// Key names whose values are secrets, in `key=value`, `key: value` and `"key":"value"` forms.
+const SECRET_KEYS: &[&str] = &[
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "client_token",
+    "client_secret",
+    "subject_token",
+    "bearer_token",
+    "authz",
+    "password",
+    "token_value",
+];
+
+/// Cheap test: could this line hold a secret at all?
+pub fn may_hold_secret(line: &str) -> bool {
+    let bytes = line.as_bytes();
+    memchr::memmem::find(bytes, b"eyJ").is_some()
+        || memchr::memmem::find(bytes, b"earer").is_some()
+        || memchr::memmem::find(bytes, b"EARER").is_some()
+        || SECRET_KEYS
+            .iter()
+            .any(|key| memchr::memmem::find(bytes, key.as_bytes()).is_some())
+}
+
+/// Redacts every JWT signature and bearer secret in `line`, decoding JWT claims on the way.
+pub fn redact(line: &str) -> Redacted<'_> {
+    if !may_hold_secret(line) {
+        return Redacted {
+            text: Cow::Borrowed(line),
+            tokens: Vec::new(),
+        };
+    }
+    let mut tokens = Vec::new();
+    let after_jwts = redact_jwts(line, &mut tokens);
+    let after_bearer = redact_after_markers(&after_jwts, &mut tokens);
+    let text = if after_bearer == line {
+        Cow::Borrowed(line)
+    } else {
+        Cow::Owned(after_bearer)
+    };
+    Redacted { text, tokens }
+}
+
+/// Pass 1: `eyJ<header>.<payload>.<signature>` anywhere.
+fn redact_jwts(line: &str, tokens: &mut Vec<FoundToken>) -> String {
+    let bytes = line.as_bytes();
+    let mut out = String::with_capacity(line.len());
+    let mut copied = 0;
+    let mut search_from = 0;
+    while let Some(found) = memchr::memmem::find(&bytes[search_from..], b"eyJ") {
+        let start = search_from + found;
+        search_from = start + 3;
+        // Inside a longer word, unless that word ends in a percent escape (`Bearer%20eyJ…`).
+        let after_escape = start >= 3 && bytes[start - 3] == b'%';
+        if start > 0 && is_b64url(bytes[start - 1]) && !after_escape {
+            continue;
+        }
+        let header_end = start + bytes[start..].iter().take_while(|b| is_b64url(**b)).count();
+        if bytes.get(header_end) != Some(&b'.') {
+            continue;
+        }
+        let payload_start = header_end + 1;
+        let payload_end = payload_start
+            + bytes[payload_start..]
+                .iter()
+                .take_while(|b| is_b64url(**b))
+                .count();
+        if bytes.get(payload_end) != Some(&b'.') || payload_end == payload_start {
+            continue;
+        }
+        let signature_start = payload_end + 1;
+        let signature_end = signature_start
+            + bytes[signature_start..]
+                .iter()
+                .take_while(|b| is_b64url(**b))
+                .count();
+        let token = &line[start..signature_end];
+        let claims = decode_payload(&line[payload_start..payload_end]);
+        let fingerprint = fingerprint(token);
+        out.push_str(&line[copied..signature_start]);
+        if signature_end > signature_start {
+            out.push_str(&fingerprint);
+        }
+        copied = signature_end;
+        search_from = signature_end;
+        tokens.push(FoundToken {
+            fingerprint,
+            claims,
+        });
+    }
+    out.push_str(&line[copied..]);
+    out
+}
+
+fn decode_payload(segment: &str) -> Option<Claims> {
+    if segment.len() > MAX_DECODED_PAYLOAD {
+        return None;
+    }
+    let trimmed = segment.trim_end_matches('=');
+    let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(trimmed)
+        .ok()?;
+    let value: Value = serde_json::from_slice(&decoded).ok()?;
+    if !value.is_object() {
+        return None;
+    }
+    Some(Claims::from_json(&value))
+}
+
+/// Pass 2: opaque secrets after `Bearer ` / `Bearer%20` and after secret keys.
+fn redact_after_markers(line: &str, tokens: &mut Vec<FoundToken>) -> String {
+    let bytes = line.as_bytes();
+    let lower = line.to_ascii_lowercase();
+    let lower_bytes = lower.as_bytes();
+    // (value start, value end) ranges to replace.
+    let mut ranges: Vec<(usize, usize)> = Vec::new();
+    let mut push_value = |value_start: usize| {
+        let mut start = value_start;
+        while start < bytes.len() && bytes[start] == b' ' {
+            start += 1;
+        }
+        let end = start
+            + bytes[start..]
+                .iter()
+                .take_while(|b| is_secret_char(**b) || **b == b'%')
+                .count();
+        if end > start {
+            ranges.push((start, end));
+        }
+    };
+    let mut from = 0;
+    while let Some(found) = memchr::memmem::find(&lower_bytes[from..], b"bearer") {
+        let at = from + found;
+        from = at + 6;
+        let rest = &bytes[at + 6..];
+        if rest.starts_with(b"%20") {
+            push_value(at + 9);
+        } else if rest.starts_with(b" ") || rest.starts_with(b"+") || rest.starts_with(b"=") {
+            push_value(at + 7);
+        }
+    }
+    for key in SECRET_KEYS {
+        let mut from = 0;
+        while let Some(found) = memchr::memmem::find(&lower_bytes[from..], key.as_bytes()) {
+            let at = from + found;
+            from = at + key.len();
+            if at > 0
+                && (lower_bytes[at - 1].is_ascii_alphanumeric() || lower_bytes[at - 1] == b'_')
+            {
+                continue;
+            }
+            let mut cursor = at + key.len();
+            if bytes.get(cursor) == Some(&b'"') {
+                cursor += 1;
+            }
+            while bytes.get(cursor) == Some(&b' ') {
+                cursor += 1;
+            }
+            match bytes.get(cursor) {
+                Some(b'=') | Some(b':') => cursor += 1,
+                _ => continue,
+            }
+            while bytes.get(cursor) == Some(&b' ') {
+                cursor += 1;
+            }
+            if bytes.get(cursor) == Some(&b'"') || bytes.get(cursor) == Some(&b'\'') {
+                cursor += 1;
+            }
+            push_value(cursor);
+        }
+    }
+    if ranges.is_empty() {
+        return line.to_string();
+    }
+    ranges.sort();
+    let mut out = String::with_capacity(line.len());
+    let mut copied = 0;
+    for (start, end) in ranges {
+        if start < copied {
+            continue;
+        }
+        let value = &line[start..end];
+        // Already handled: a redacted JWT, a fingerprint, or the start of a (shortened) JWT
+        // whose header and payload carry no secret.
+        let keep = value.contains(REDACTED)
+            || value.starts_with("REDACTED")
+            || value.starts_with("eyJ")
+            || value.eq_ignore_ascii_case("bearer")
+            || value.len() < 8;
+        if keep {
+            continue;
+        }
+        let fingerprint = fingerprint(value);
+        out.push_str(&line[copied..start]);
+        out.push_str(&fingerprint);
+        copied = end;
+        tokens.push(FoundToken {
+            fingerprint,
+            claims: None,
+        });
+    }
+    out.push_str(&line[copied..]);
+    out
+}
+
+/// Builds an unsigned-looking test JWT (`header.payload.signature`) from a claims JSON.
+/// Used by tests and by `simulate`.
+pub fn encode_test_jwt(claims: &Value, signature: &str) -> String {
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let header = engine.encode(br#"{"kid":"rsa1","alg":"RS256"}"#);
+    let payload = engine.encode(claims.to_string().as_bytes());
+    format!("{header}.{payload}.{signature}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sample_token() -> String {
+        encode_test_jwt(
+            &json!({"iss":"https://cms-auth.cern.ch/","sub":"46889569-dbbb","jti":"e9b4a053","scope":"storage.read:/ openid","aud":["https://xrootd.example.org"],"wlcg.groups":["/cms"],"iat":1741943523,"exp":1741947123,"client_id":"cms-vault-prod"}),
+            "c2lnbmF0dXJlLXNlY3JldC12YWx1ZS0xMjM0NTY3ODkw",
+        )
+    }
+
+    #[test]
+    fn redacts_jwt_signature_and_decodes_claims() {
+        let token = sample_token();
+        let line = format!("GET /store?authz=Bearer%20{token}&x=1 HTTP/1.1");
+        let redacted = redact(&line);
+        assert!(!redacted.text.contains("c2lnbmF0dXJl"));
+        assert!(redacted.text.contains(REDACTED));
+        assert!(redacted.text.contains("&x=1 HTTP/1.1"));
+        let claims = redacted.tokens[0].claims.as_ref().unwrap();
+        assert_eq!(claims.jti, "e9b4a053");
+        assert_eq!(claims.scopes, vec!["storage.read:/", "openid"]);
+        assert_eq!(claims.groups, vec!["/cms"]);
+        assert_eq!(claims.exp, Some(Timestamp(1_741_947_123_000)));
+    }
+
+    #[test]
+    fn fingerprint_is_stable_for_the_same_token() {
+        let token = sample_token();
+        let first = redact(&format!("Authorization: Bearer {token}"))
+            .text
+            .into_owned();
+        let second = redact(&format!("token={token}")).text.into_owned();
+        let marker = |text: &str| text[text.find(REDACTED).unwrap()..].to_string();
+        assert_eq!(marker(&first), marker(&second));
+    }
+
+    #[test]
+    fn redacts_opaque_bearer_and_secret_keys() {
+        let line = r#"Authorization: Bearer MDAxY2xvY2F0aW9uIE9wdGlvbmFsLmVtcHR5 and {"client_token":"hvs.CAESIJ3abcdefgh","access_token":"s.abcdefghijkl"} password=hunter2hunter2"#;
+        let redacted = redact(line);
+        for secret in [
+            "MDAxY2xvY2F0",
+            "hvs.CAESIJ3",
+            "s.abcdefghijkl",
+            "hunter2hunter2",
+        ] {
+            assert!(
+                !redacted.text.contains(secret),
+                "{secret} survived: {}",
+                redacted.text
+            );
+        }
+        assert_eq!(redacted.tokens.len(), 4);
+    }
+
+    #[test]
+    fn leaves_lines_without_secrets_borrowed() {
+        let redacted = redact("03/14/25 09:12:03 Submitting new job 123.0");
+        assert!(matches!(redacted.text, Cow::Borrowed(_)));
+        assert!(redacted.tokens.is_empty());
+    }
+
+    #[test]
+    fn keeps_shortened_jwts_that_have_no_signature() {
+        let line = r#"{"access_token":"eyJraWQiOiJyc2ExIiwiYWxnIjoiUlMyNTYifQ.eyJ..."}"#;
+        let redacted = redact(line);
+        assert_eq!(redacted.text, line);
+    }
+
+    #[test]
+    fn iam_millisecond_claims_are_read_as_millis() {
+        let claims = Claims::from_json(&json!({"iat":1741943523402i64,"exp":1741947123391i64}));
+        assert_eq!(claims.iat, Some(Timestamp(1_741_943_523_402)));
+        assert_eq!(claims.exp, Some(Timestamp(1_741_947_123_391)));
+    }
+
+    #[test]
+    fn java_date_strings_are_read() {
+        assert_eq!(
+            claim_time(&json!("Fri Mar 14 10:12:03 UTC 2025")),
+            Some(Timestamp(1_741_947_123_000))
+        );
+    }
+
+    #[test]
+    fn hostile_inputs_do_not_panic() {
+        for line in [
+            "eyJ",
+            "eyJ.",
+            "eyJ..",
+            "eyJ.eyJ.",
+            "Bearer",
+            "Bearer%20",
+            "authz=",
+            "\"access_token\":",
+            "xeyJabc.def.ghi",
+            "eyJ\u{e9}.a.b",
+        ] {
+            let _ = redact(line);
+        }
+    }
+}

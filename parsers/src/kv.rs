@@ -1,0 +1,142 @@
+//! `key=value` lists as many services write them: values bare, `"double quoted"` with backslash
+//! escapes, or `'single quoted'`; pairs separated by spaces and/or commas; keys in any order.
+//! Example: `type="LOGIN", realmId=abc, error='bad thing'` or `a=1 b="x \"y\"" c=`.
+
+use std::borrow::Cow;
+
+/// One `key=value` pair; the value is unescaped when it was quoted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pair<'a> {
+    pub key: &'a str,
+    pub value: Cow<'a, str>,
+}
+
+/// Splits `text` into pairs. Text that is not `key=value` (a bare word) is skipped. Never
+/// panics; an unterminated quote takes the rest of the line as the value.
+pub fn pairs(text: &str) -> Vec<Pair<'_>> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut index = 0;
+    while index < bytes.len() {
+        while index < bytes.len() && matches!(bytes[index], b' ' | b',' | b'\t') {
+            index += 1;
+        }
+        let key_start = index;
+        while index < bytes.len() && !matches!(bytes[index], b'=' | b' ' | b',' | b'\t') {
+            index += 1;
+        }
+        if index == key_start {
+            // A stray `=`: step over it.
+            index += 1;
+            continue;
+        }
+        if index >= bytes.len() || bytes[index] != b'=' {
+            // A bare word: skip it.
+            continue;
+        }
+        let key = &text[key_start..index];
+        index += 1;
+        let (value, next) = value_at(text, index);
+        out.push(Pair { key, value });
+        index = next;
+    }
+    out
+}
+
+/// Reads one value starting at `index`: (value, index after it).
+pub fn value_at(text: &str, index: usize) -> (Cow<'_, str>, usize) {
+    let bytes = text.as_bytes();
+    match bytes.get(index) {
+        Some(&quote @ (b'"' | b'\'')) => {
+            let start = index + 1;
+            let mut cursor = start;
+            let mut has_escape = false;
+            while cursor < bytes.len() && bytes[cursor] != quote {
+                if bytes[cursor] == b'\\' && quote == b'"' {
+                    has_escape = true;
+                    cursor += 1;
+                }
+                cursor += 1;
+            }
+            let end = cursor.min(bytes.len());
+            let inner = &text[start..end];
+            let value = if has_escape {
+                Cow::Owned(unescape(inner))
+            } else {
+                Cow::Borrowed(inner)
+            };
+            (value, (end + 1).min(bytes.len()))
+        }
+        _ => {
+            let start = index;
+            let mut cursor = index;
+            while cursor < bytes.len() && !matches!(bytes[cursor], b' ' | b',' | b'\t') {
+                cursor += 1;
+            }
+            (Cow::Borrowed(&text[start..cursor]), cursor)
+        }
+    }
+}
+
+/// Undoes backslash escapes (`\"`, `\\`, `\n`, `\t`, `\/`).
+pub fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+/// The first value of `key` among `pairs`.
+pub fn get<'p>(pairs: &'p [Pair<'_>], key: &str) -> Option<&'p str> {
+    pairs
+        .iter()
+        .find(|pair| pair.key == key)
+        .map(|pair| pair.value.as_ref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_quoted_unquoted_and_single_quoted_values() {
+        let found =
+            pairs(r#"type="LOGIN", realmId=abc, error='bad thing' x="a \"b\" c" empty= last=1"#);
+        assert_eq!(get(&found, "type"), Some("LOGIN"));
+        assert_eq!(get(&found, "realmId"), Some("abc"));
+        assert_eq!(get(&found, "error"), Some("bad thing"));
+        assert_eq!(get(&found, "x"), Some(r#"a "b" c"#));
+        assert_eq!(get(&found, "empty"), Some(""));
+        assert_eq!(get(&found, "last"), Some("1"));
+    }
+
+    #[test]
+    fn survives_hostile_text() {
+        for text in [
+            "",
+            "=",
+            "==",
+            "a=\"",
+            "a=\"\\",
+            "bare words only",
+            "k='x",
+            ",,,",
+            "a=b=c",
+        ] {
+            let _ = pairs(text);
+        }
+        assert_eq!(get(&pairs("a=\"unterminated"), "a"), Some("unterminated"));
+    }
+}

@@ -1,0 +1,22 @@
+//! `eos-report`: EOS .eosreport IO records. Not yet parsed: every line is kept as a raw event.
+
+use crate::event::Service;
+use crate::parser::{Context, Feed, Format, Line, LineParser};
+
+/// The `eos-report` format.
+pub static FORMAT: Format = Format {
+    id: "eos-report",
+    service: Service::Storage,
+    summary: "EOS .eosreport IO records",
+    programs: &[],
+    sniff: |_, _| false,
+    new_parser: |_: &Context| Box::new(Parser),
+};
+
+struct Parser;
+
+impl LineParser for Parser {
+    fn feed(&mut self, _line: &Line<'_>, _out: &mut Vec<crate::event::Event>) -> Feed {
+        Feed::NotMine
+    }
+}

@@ -1,0 +1,487 @@
+//! The per-stream pipeline: bytes of one line → UTF-8 text → transport prefix removed →
+//! secrets redacted → dispatched to a format's parser (forced, sticky, by program name, by
+//! content) → enriched (token claims, issuer normalised, host, id). A line no parser takes is
+//! kept as a `raw` event with the time found in it: nothing read is dropped.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::event::{Event, Service};
+use crate::jwt::{self, FoundToken};
+use crate::parser::{Context, Feed, Format, Line, LineParser};
+use crate::registry;
+use crate::time;
+use crate::unwrap;
+
+/// Source id of events no parser understood.
+pub const RAW_SOURCE: &str = "raw";
+
+/// Counts for one format within a run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FormatCounts {
+    /// Lines attributed to this format (for `raw`: lines no parser took).
+    pub lines: u64,
+    /// Lines this format's parser understood (including those in multi-line records).
+    pub parsed: u64,
+    /// Lines kept as raw events (for a format: malformed or ignored lines).
+    pub raw: u64,
+    /// Lines of this format that were broken.
+    pub errors: u64,
+    /// Events produced.
+    pub events: u64,
+}
+
+/// Counts of a whole run, by format and for input problems.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    pub formats: BTreeMap<String, FormatCounts>,
+    /// Lines that were not valid UTF-8 (read lossily, kept).
+    pub invalid_utf8: u64,
+    /// Lines longer than the cap (cut at the cap, kept).
+    pub truncated: u64,
+    /// Empty lines (skipped; not events).
+    pub empty: u64,
+    /// Files read.
+    pub files: u64,
+    /// Bytes read (decompressed).
+    pub bytes: u64,
+    /// Files whose last line had no newline.
+    pub unterminated_last_line: u64,
+}
+
+impl Stats {
+    /// Adds another run's counts to these.
+    pub fn merge(&mut self, other: &Stats) {
+        for (format, counts) in &other.formats {
+            let mine = self.formats.entry(format.clone()).or_default();
+            mine.lines += counts.lines;
+            mine.parsed += counts.parsed;
+            mine.raw += counts.raw;
+            mine.errors += counts.errors;
+            mine.events += counts.events;
+        }
+        self.invalid_utf8 += other.invalid_utf8;
+        self.truncated += other.truncated;
+        self.empty += other.empty;
+        self.files += other.files;
+        self.bytes += other.bytes;
+        self.unterminated_last_line += other.unterminated_last_line;
+    }
+
+    /// All lines read, by every format.
+    pub fn lines(&self) -> u64 {
+        self.formats.values().map(|c| c.lines).sum()
+    }
+
+    /// All events produced.
+    pub fn events(&self) -> u64 {
+        self.formats.values().map(|c| c.events).sum()
+    }
+}
+
+/// A line as read by a source, before any decoding.
+#[derive(Clone, Copy, Debug)]
+pub struct RawLine<'a> {
+    /// The bytes, without the line ending (CR LF or LF).
+    pub bytes: &'a [u8],
+    /// 1-based line number.
+    pub number: u64,
+    /// Offset of the first byte.
+    pub offset: u64,
+    /// The source cut this line at its length cap.
+    pub truncated: bool,
+}
+
+/// Identity of a stream's content: a fingerprint of its first line, so that the same log
+/// read again — renamed by rotation, or compressed — gives the same event ids.
+pub fn content_fingerprint(first_line: &[u8]) -> String {
+    let digest = Sha256::digest(first_line);
+    digest[..12].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The stable id of the `index`-th event that originated at `offset` of a stream.
+pub fn event_id(fingerprint: &str, offset: u64, index: usize) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(fingerprint.as_bytes());
+    hasher.update(offset.to_le_bytes());
+    hasher.update((index as u64).to_le_bytes());
+    let digest = hasher.finalize();
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+struct Slot {
+    format: &'static Format,
+    parser: Box<dyn LineParser>,
+}
+
+/// Parses one stream.
+pub struct StreamParser {
+    context: Context,
+    fingerprint: String,
+    forced: Option<&'static Format>,
+    slots: Vec<Slot>,
+    sticky: Option<usize>,
+    stats: Stats,
+    pending: Vec<Event>,
+    /// Events already emitted per origin offset, so that two events of one line get distinct ids.
+    last_offset: Option<u64>,
+    index_at_offset: usize,
+}
+
+/// `--format` named an id no parser has.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown format {0:?}; known formats: {known}", known = registry::ids().join(", "))]
+pub struct UnknownFormat(pub String);
+
+impl StreamParser {
+    /// A pipeline for one stream. `forced` is `--format`; `fingerprint` is the stream's
+    /// content fingerprint (see [`content_fingerprint`]).
+    pub fn new(
+        context: Context,
+        forced: Option<&str>,
+        fingerprint: String,
+    ) -> Result<Self, UnknownFormat> {
+        let forced = match forced {
+            Some(id) => Some(registry::find(id).ok_or_else(|| UnknownFormat(id.to_string()))?),
+            None => None,
+        };
+        Ok(StreamParser {
+            context,
+            fingerprint,
+            forced,
+            slots: Vec::new(),
+            sticky: None,
+            stats: Stats::default(),
+            pending: Vec::new(),
+            last_offset: None,
+            index_at_offset: 0,
+        })
+    }
+
+    /// The stream's context.
+    pub fn context(&self) -> &Context {
+        &self.context
+    }
+
+    /// Counts so far.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    fn slot_for(&mut self, format: &'static Format) -> usize {
+        if let Some(index) = self.slots.iter().position(|s| s.format.id == format.id) {
+            return index;
+        }
+        self.slots.push(Slot {
+            format,
+            parser: (format.new_parser)(&self.context),
+        });
+        self.slots.len() - 1
+    }
+
+    /// Feeds one line; finished events are appended to `out`.
+    pub fn feed(&mut self, raw_line: RawLine<'_>, out: &mut Vec<Event>) {
+        if raw_line.truncated {
+            self.stats.truncated += 1;
+        }
+        let decoded: Cow<'_, str> = match std::str::from_utf8(raw_line.bytes) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => {
+                self.stats.invalid_utf8 += 1;
+                String::from_utf8_lossy(raw_line.bytes)
+            }
+        };
+        let decoded = decoded.strip_suffix('\r').unwrap_or(&decoded);
+        // NUL bytes never help a parser and break some consumers.
+        let decoded: Cow<'_, str> = if decoded.contains('\0') {
+            Cow::Owned(decoded.replace('\0', "\u{fffd}"))
+        } else {
+            Cow::Borrowed(decoded)
+        };
+        if decoded.trim().is_empty() {
+            self.stats.empty += 1;
+            return;
+        }
+        let redacted = jwt::redact(&decoded);
+        let raw_text: &str = &redacted.text;
+        let unwrapped = unwrap::unwrap(raw_text, &self.context.time);
+        let line = Line {
+            text: &unwrapped.message,
+            raw: raw_text,
+            number: raw_line.number,
+            offset: raw_line.offset,
+            prefix_host: unwrapped.host,
+            prefix_program: unwrapped.program,
+            prefix_time: unwrapped.time,
+        };
+        let start = self.pending.len();
+        let mut pending = std::mem::take(&mut self.pending);
+        let (format_id, feed) = self.dispatch(&line, &mut pending);
+        self.pending = pending;
+        let counts = self.stats.formats.entry(format_id.to_string()).or_default();
+        counts.lines += 1;
+        match feed {
+            Feed::Parsed | Feed::Pending => counts.parsed += 1,
+            Feed::Ignored => {
+                counts.parsed += 1;
+                counts.raw += 1;
+            }
+            Feed::Malformed => {
+                counts.errors += 1;
+                counts.raw += 1;
+            }
+            Feed::NotMine => counts.raw += 1,
+        }
+        if matches!(feed, Feed::Ignored | Feed::Malformed | Feed::NotMine) {
+            let service = registry::find(format_id)
+                .map(|f| f.service)
+                .unwrap_or(Service::Unknown);
+            let source = if feed == Feed::NotMine {
+                RAW_SOURCE
+            } else {
+                format_id
+            };
+            let mut event = line.event(source, service);
+            if event.time.is_none() {
+                event.time = time::find_time(line.text, &self.context.time);
+            }
+            if feed == Feed::Malformed {
+                event.outcome.clear();
+                event.status = "unparsed".to_string();
+            }
+            self.pending.push(event);
+        }
+        self.finish_events(start, &line, &redacted.tokens, out);
+    }
+
+    fn dispatch(&mut self, line: &Line<'_>, out: &mut Vec<Event>) -> (&'static str, Feed) {
+        if let Some(format) = self.forced {
+            let index = self.slot_for(format);
+            let feed = self.slots[index].parser.feed(line, out);
+            return (format.id, feed);
+        }
+        if let Some(index) = self.sticky {
+            let feed = self.slots[index].parser.feed(line, out);
+            if feed != Feed::NotMine {
+                return (self.slots[index].format.id, feed);
+            }
+        }
+        let file_name = self.context.file_name.clone();
+        let by_program = line
+            .prefix_program
+            .map(|program| registry::for_program(program))
+            .unwrap_or_default();
+        let candidates = by_program
+            .into_iter()
+            .chain(registry::all().iter().copied());
+        for format in candidates {
+            let already_tried = self
+                .sticky
+                .is_some_and(|index| self.slots[index].format.id == format.id);
+            if already_tried {
+                continue;
+            }
+            if !(format.sniff)(line.text, &file_name) {
+                continue;
+            }
+            let index = self.slot_for(format);
+            let feed = self.slots[index].parser.feed(line, out);
+            if feed != Feed::NotMine {
+                self.sticky = Some(index);
+                return (format.id, feed);
+            }
+        }
+        (RAW_SOURCE, Feed::NotMine)
+    }
+
+    /// Completes the events pushed since `start` and moves them to `out`.
+    fn finish_events(
+        &mut self,
+        start: usize,
+        line: &Line<'_>,
+        tokens: &[FoundToken],
+        out: &mut Vec<Event>,
+    ) {
+        let claims = tokens.iter().find_map(|token| token.claims.as_ref());
+        let events: Vec<Event> = self.pending.drain(start..).collect();
+        for mut event in events {
+            if event.origin.line == 0 {
+                event.origin = line.origin();
+            }
+            if event.raw.is_empty() {
+                event.raw = line.raw.to_string();
+            }
+            if event.origin.line == line.number {
+                if let Some(claims) = claims {
+                    claims.fill(&mut event);
+                }
+            }
+            if event.host.is_empty() {
+                if let Some(host) = line.prefix_host {
+                    event.host = host.to_string();
+                } else {
+                    event.host = self.context.host.clone();
+                }
+            }
+            self.complete(&mut event);
+            out.push(event);
+        }
+    }
+
+    fn complete(&mut self, event: &mut Event) {
+        normalise_issuer(&mut event.iss);
+        if event.source.is_empty() {
+            event.source = RAW_SOURCE.to_string();
+        }
+        event.origin.file = self.context.path.clone();
+        if self.last_offset == Some(event.origin.offset) {
+            self.index_at_offset += 1;
+        } else {
+            self.last_offset = Some(event.origin.offset);
+            self.index_at_offset = 0;
+        }
+        event.id = event_id(&self.fingerprint, event.origin.offset, self.index_at_offset);
+        let counts = self.stats.formats.entry(event.source.clone()).or_default();
+        counts.events += 1;
+    }
+
+    /// Ends the stream: flushes open records of every parser.
+    pub fn finish(&mut self, out: &mut Vec<Event>) {
+        let mut flushed = Vec::new();
+        for slot in &mut self.slots {
+            slot.parser.finish(&mut flushed);
+        }
+        for mut event in flushed {
+            if event.host.is_empty() {
+                event.host = self.context.host.clone();
+            }
+            self.complete(&mut event);
+            out.push(event);
+        }
+    }
+
+    /// Consumes the pipeline, returning its counts.
+    pub fn into_stats(self) -> Stats {
+        self.stats
+    }
+}
+
+/// Issuers are compared without a trailing slash (`https://cms-auth.cern.ch/` and
+/// `https://cms-auth.cern.ch` are one issuer).
+pub fn normalise_issuer(iss: &mut String) {
+    while iss.len() > 1 && iss.ends_with('/') && iss.contains("://") {
+        iss.pop();
+    }
+}
+
+/// Parses a whole text as one stream (tests, fixtures, the HTTP push endpoint).
+pub fn parse_text(
+    text: &str,
+    forced: Option<&str>,
+    context: Context,
+) -> Result<(Vec<Event>, Stats), UnknownFormat> {
+    let first_line = text.lines().next().unwrap_or("");
+    let fingerprint = content_fingerprint(first_line.as_bytes());
+    let mut stream = StreamParser::new(context, forced, fingerprint)?;
+    let mut events = Vec::new();
+    let mut offset = 0u64;
+    for (index, line) in text.split_inclusive('\n').enumerate() {
+        let bytes = line.strip_suffix('\n').unwrap_or(line).as_bytes();
+        stream.feed(
+            RawLine {
+                bytes,
+                number: index as u64 + 1,
+                offset,
+                truncated: false,
+            },
+            &mut events,
+        );
+        offset += line.len() as u64;
+    }
+    stream.finish(&mut events);
+    Ok((events, stream.into_stats()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::{TimeContext, Zone};
+
+    fn context() -> Context {
+        Context {
+            time: TimeContext {
+                zone: Zone::Utc,
+                year_override: Some(2025),
+                reference_date: None,
+            },
+            host: "h1.example.org".into(),
+            path: "logs/x.log".into(),
+            file_name: "x.log".into(),
+            ..Context::default()
+        }
+    }
+
+    #[test]
+    fn unknown_lines_become_raw_events_with_their_time_and_origin() {
+        let text = "first line no time\n2025-03-14 09:00:00 something odd\n\nlast";
+        let (events, stats) = parse_text(text, None, context()).unwrap();
+        assert_eq!(events.len(), 3);
+        assert!(events.iter().all(|e| e.source == RAW_SOURCE));
+        assert_eq!(
+            events[1].time.unwrap().to_rfc3339(),
+            "2025-03-14T09:00:00.000Z"
+        );
+        assert_eq!(events[1].origin.line, 2);
+        assert_eq!(events[1].origin.offset, 19);
+        assert_eq!(events[1].origin.file, "logs/x.log");
+        assert_eq!(events[2].origin.line, 4);
+        assert_eq!(stats.empty, 1);
+        assert_eq!(stats.formats[RAW_SOURCE].lines, 3);
+    }
+
+    #[test]
+    fn ids_are_stable_and_distinct() {
+        let text = "a\nb\n";
+        let (first, _) = parse_text(text, None, context()).unwrap();
+        let (second, _) = parse_text(text, None, context()).unwrap();
+        assert_eq!(first[0].id, second[0].id);
+        assert_ne!(first[0].id, first[1].id);
+    }
+
+    #[test]
+    fn invalid_utf8_and_crlf_are_handled() {
+        let mut stream = StreamParser::new(context(), None, content_fingerprint(b"x")).unwrap();
+        let mut out = Vec::new();
+        stream.feed(
+            RawLine {
+                bytes: b"bad \xff\xfe bytes\r",
+                number: 1,
+                offset: 0,
+                truncated: true,
+            },
+            &mut out,
+        );
+        assert_eq!(out[0].raw, "bad \u{fffd}\u{fffd} bytes");
+        assert_eq!(stream.stats().invalid_utf8, 1);
+        assert_eq!(stream.stats().truncated, 1);
+    }
+
+    #[test]
+    fn unknown_forced_format_is_a_clear_error() {
+        let error = parse_text("x", Some("no-such-format"), context()).unwrap_err();
+        assert!(error.to_string().contains("no-such-format"));
+    }
+
+    #[test]
+    fn issuer_trailing_slash_is_normalised() {
+        let mut iss = "https://cms-auth.cern.ch/".to_string();
+        normalise_issuer(&mut iss);
+        assert_eq!(iss, "https://cms-auth.cern.ch");
+        let mut odd = "/".to_string();
+        normalise_issuer(&mut odd);
+        assert_eq!(odd, "/");
+    }
+}
