@@ -1,1 +1,38 @@
-//! placeholder
+//! tokentrail's store: the backend-neutral query language and store traits, and the embedded
+//! tantivy implementation (schema, batched idempotent writer, commit checkpoints, retention).
+
+pub mod query;
+pub mod store;
+mod tantivy_store;
+
+use std::path::PathBuf;
+
+pub use query::{parse as parse_query, Query, QueryError};
+pub use store::{Checkpoints, EventSink, EventStore, Hits, Order, SourceCheckpoint};
+pub use tantivy_store::{TantivySink, TantivyStore};
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot open the index at {path}: {message}")]
+    Open { path: PathBuf, message: String },
+    #[error(
+        "another tokentrail process is writing to {0}; stop it or use another --data directory"
+    )]
+    Busy(PathBuf),
+    #[error("i/o error on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("unknown field {0:?}")]
+    UnknownField(String),
+    #[error("bad query: {0}")]
+    BadQuery(String),
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    #[error("index data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("index error: {0}")]
+    Tantivy(#[from] tantivy::TantivyError),
+}

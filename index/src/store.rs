@@ -1,0 +1,81 @@
+//! The store seam: what ingest, the trace engine and the front ends need from a backend.
+//! The embedded default is [`crate::TantivyStore`]; a scale-out backend implements the same.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use tokentrail_parsers::Event;
+
+use crate::query::Query;
+use crate::Error;
+
+/// Result order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Order {
+    /// Newest first (search).
+    #[default]
+    NewestFirst,
+    /// Oldest first (trace timelines).
+    OldestFirst,
+}
+
+/// A page of matching events and how many matched in all.
+#[derive(Clone, Debug, Default)]
+pub struct Hits {
+    pub events: Vec<Event>,
+    pub total: u64,
+}
+
+/// What ingest has committed for one input stream, keyed by its content fingerprint.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceCheckpoint {
+    /// The path it was last read from.
+    pub path: String,
+    /// Bytes of the stream's start that make up the fingerprint.
+    pub prefix_len: u64,
+    /// Every event that originated before this byte offset is committed.
+    pub end: u64,
+    /// Size of the file on disk when `end` was reached (compressed size for `.gz`).
+    pub file_size: u64,
+}
+
+/// Checkpoints stored with each commit, so index content and read positions move together.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoints {
+    /// Input streams by content fingerprint.
+    #[serde(default)]
+    pub sources: BTreeMap<String, SourceCheckpoint>,
+    /// Live collectors' positions (tailers, by collector-defined key).
+    #[serde(default)]
+    pub collectors: BTreeMap<String, serde_json::Value>,
+}
+
+/// Read access to stored events.
+pub trait EventStore: Send + Sync {
+    /// Events matching `query`, at most `limit`, in `order`, with the total match count.
+    fn search(&self, query: &Query, limit: usize, order: Order) -> Result<Hits, Error>;
+
+    /// The event with this id.
+    fn get(&self, id: &str) -> Result<Option<Event>, Error> {
+        let hits = self.search(&Query::term("id", id), 1, Order::NewestFirst)?;
+        Ok(hits.events.into_iter().next())
+    }
+
+    /// How many events match.
+    fn count(&self, query: &Query) -> Result<u64, Error> {
+        Ok(self.search(query, 0, Order::NewestFirst)?.total)
+    }
+
+    /// The checkpoints of the last commit.
+    fn checkpoints(&self) -> Result<Checkpoints, Error>;
+}
+
+/// Write access: batched, idempotent by event id, committed with checkpoints.
+pub trait EventSink: Send {
+    /// Adds an event. With `check_existing`, an event whose id is already committed is
+    /// skipped (returns `false`).
+    fn add(&mut self, event: &Event, check_existing: bool) -> Result<bool, Error>;
+
+    /// Makes everything added so far durable and visible, together with `checkpoints`.
+    fn commit(&mut self, checkpoints: &Checkpoints) -> Result<(), Error>;
+}

@@ -1,0 +1,599 @@
+//! The embedded store: one tantivy index under `<data>/index`.
+//!
+//! Schema: every key field of the event model as an untokenised `STRING` (exact lookups),
+//! `time`/`token_iat`/`token_exp` as fast `i64` milliseconds, the raw line as full text
+//! (document ids only, no positions: small), and the whole event as JSON in a zstd doc store.
+//! Commits carry [`Checkpoints`] in tantivy's commit payload, so the index content and the
+//! positions ingest has reached are always written together.
+
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+
+use tantivy::collector::{Count, TopDocs};
+use tantivy::directory::error::LockError;
+use tantivy::directory::MmapDirectory;
+use tantivy::query::{
+    AllQuery, BooleanQuery, EmptyQuery, Occur, Query as TantivyQuery, RangeQuery, RegexQuery,
+    TermQuery,
+};
+use tantivy::schema::{
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED,
+    STRING,
+};
+use tantivy::store::{Compressor, ZstdCompressor};
+use tantivy::{
+    Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, TantivyDocument, TantivyError,
+    Term,
+};
+use tokentrail_parsers::event::{KEY_FIELDS, LIST_FIELDS};
+use tokentrail_parsers::Event;
+
+use crate::query::Query;
+use crate::store::{Checkpoints, EventSink, EventStore, Hits, Order};
+use crate::Error;
+
+/// Key values longer than this are indexed cut (the stored event keeps them whole); tantivy
+/// refuses terms near 64 KiB.
+const MAX_TERM_BYTES: usize = 1024;
+/// Time stored for events that have none (sorts last when newest first).
+const NO_TIME: i64 = i64::MIN;
+
+/// Field handles of the schema.
+#[derive(Clone)]
+struct Fields {
+    id: Field,
+    file: Field,
+    time: Field,
+    token_iat: Field,
+    token_exp: Field,
+    text: Field,
+    doc: Field,
+    keys: Vec<(&'static str, Field)>,
+}
+
+impl Fields {
+    fn key(&self, name: &str) -> Option<Field> {
+        match name {
+            "id" => Some(self.id),
+            "file" => Some(self.file),
+            _ => self
+                .keys
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, field)| *field),
+        }
+    }
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut builder = Schema::builder();
+    let id = builder.add_text_field("id", STRING);
+    let file = builder.add_text_field("file", STRING);
+    let time = builder.add_i64_field("time", INDEXED | FAST);
+    let token_iat = builder.add_i64_field("token_iat", INDEXED | FAST);
+    let token_exp = builder.add_i64_field("token_exp", INDEXED | FAST);
+    let text_options = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("default")
+            .set_index_option(IndexRecordOption::Basic)
+            .set_fieldnorms(false),
+    );
+    let text = builder.add_text_field("text", text_options);
+    let doc = builder.add_bytes_field("doc", STORED);
+    let mut keys = Vec::new();
+    for name in KEY_FIELDS.iter().chain(LIST_FIELDS) {
+        let options = if matches!(*name, "source" | "service" | "action" | "outcome" | "host") {
+            STRING | FAST
+        } else {
+            STRING
+        };
+        keys.push((*name, builder.add_text_field(name, options)));
+    }
+    (
+        builder.build(),
+        Fields {
+            id,
+            file,
+            time,
+            token_iat,
+            token_exp,
+            text,
+            doc,
+            keys,
+        },
+    )
+}
+
+fn cut(value: &str) -> &str {
+    if value.len() <= MAX_TERM_BYTES {
+        return value;
+    }
+    let mut end = MAX_TERM_BYTES;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    &value[..end]
+}
+
+/// The tantivy store in a data directory.
+pub struct TantivyStore {
+    directory: PathBuf,
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+}
+
+impl TantivyStore {
+    /// Opens the store under `data_dir` (creating it when absent).
+    pub fn open(data_dir: &Path) -> Result<Self, Error> {
+        let directory = data_dir.join("index");
+        std::fs::create_dir_all(&directory).map_err(|source| Error::Io {
+            path: directory.clone(),
+            source,
+        })?;
+        let (schema, fields) = schema();
+        let mmap = MmapDirectory::open(&directory).map_err(|error| Error::Open {
+            path: directory.clone(),
+            message: error.to_string(),
+        })?;
+        let index = if Index::exists(&mmap).map_err(|error| Error::Open {
+            path: directory.clone(),
+            message: error.to_string(),
+        })? {
+            let index = Index::open(mmap).map_err(|error| Error::Open {
+                path: directory.clone(),
+                message: error.to_string(),
+            })?;
+            if index.schema() != schema {
+                return Err(Error::Open {
+                    path: directory,
+                    message: "the index was written by an incompatible version of tokentrail (schema differs); re-ingest into a new data directory".into(),
+                });
+            }
+            index
+        } else {
+            let settings = IndexSettings {
+                docstore_compression: Compressor::Zstd(ZstdCompressor {
+                    compression_level: Some(3),
+                }),
+                ..IndexSettings::default()
+            };
+            Index::builder()
+                .schema(schema)
+                .settings(settings)
+                .open_or_create(mmap)
+                .map_err(|error| Error::Open {
+                    path: directory.clone(),
+                    message: error.to_string(),
+                })?
+        };
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(TantivyStore {
+            directory,
+            index,
+            reader,
+            fields,
+        })
+    }
+
+    /// The index directory.
+    pub fn directory(&self) -> &Path {
+        &self.directory
+    }
+
+    /// Sees the latest commit (of this or another process).
+    pub fn reload(&self) -> Result<(), Error> {
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Opens the single writer of this store. A second writer (another process ingesting
+    /// into the same data directory) is refused with [`Error::Busy`].
+    pub fn writer(&self, memory_budget: usize) -> Result<TantivySink, Error> {
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 4);
+        let budget = memory_budget.max(threads * 16 << 20);
+        let writer = self
+            .index
+            .writer_with_num_threads::<TantivyDocument>(threads, budget)
+            .map_err(|error| match error {
+                TantivyError::LockFailure(LockError::LockBusy, _) => {
+                    Error::Busy(self.directory.clone())
+                }
+                other => Error::Tantivy(other),
+            })?;
+        self.reader.reload()?;
+        Ok(TantivySink {
+            writer,
+            reader: self.reader.clone(),
+            fields: self.fields.clone(),
+            uncommitted: 0,
+        })
+    }
+
+    fn build_query(&self, query: &Query) -> Result<Box<dyn TantivyQuery>, Error> {
+        let fields = &self.fields;
+        Ok(match query {
+            Query::All => Box::new(AllQuery),
+            Query::Term { field, value } => {
+                let handle = fields
+                    .key(field)
+                    .ok_or_else(|| Error::UnknownField(field.clone()))?;
+                Box::new(TermQuery::new(
+                    Term::from_field_text(handle, cut(value)),
+                    IndexRecordOption::Basic,
+                ))
+            }
+            Query::Prefix { field, value } => {
+                let handle = fields
+                    .key(field)
+                    .ok_or_else(|| Error::UnknownField(field.clone()))?;
+                let pattern = format!("{}.*", regex_escape(cut(value)));
+                Box::new(
+                    RegexQuery::from_pattern(&pattern, handle)
+                        .map_err(|error| Error::BadQuery(error.to_string()))?,
+                )
+            }
+            Query::Text(text) => {
+                let mut analyzer = self.index.tokenizer_for_field(fields.text)?;
+                let mut stream = analyzer.token_stream(text);
+                let mut terms = Vec::new();
+                while stream.advance() {
+                    terms.push(stream.token().text.clone());
+                }
+                match terms.len() {
+                    0 => Box::new(EmptyQuery),
+                    1 => Box::new(TermQuery::new(
+                        Term::from_field_text(fields.text, &terms[0]),
+                        IndexRecordOption::Basic,
+                    )),
+                    _ => Box::new(BooleanQuery::new(
+                        terms
+                            .iter()
+                            .map(|term| {
+                                let query: Box<dyn TantivyQuery> = Box::new(TermQuery::new(
+                                    Term::from_field_text(fields.text, term),
+                                    IndexRecordOption::Basic,
+                                ));
+                                (Occur::Must, query)
+                            })
+                            .collect(),
+                    )),
+                }
+            }
+            Query::And(parts) => {
+                let mut clauses = Vec::new();
+                let mut positive = false;
+                for part in parts {
+                    match part {
+                        Query::Not(inner) => {
+                            clauses.push((Occur::MustNot, self.build_query(inner)?))
+                        }
+                        other => {
+                            positive = true;
+                            clauses.push((Occur::Must, self.build_query(other)?));
+                        }
+                    }
+                }
+                if !positive {
+                    clauses.push((Occur::Must, Box::new(AllQuery)));
+                }
+                Box::new(BooleanQuery::new(clauses))
+            }
+            Query::Or(parts) => Box::new(BooleanQuery::new(
+                parts
+                    .iter()
+                    .map(|part| Ok((Occur::Should, self.build_query(part)?)))
+                    .collect::<Result<Vec<_>, Error>>()?,
+            )),
+            Query::Not(inner) => Box::new(BooleanQuery::new(vec![
+                (Occur::Must, Box::new(AllQuery) as Box<dyn TantivyQuery>),
+                (Occur::MustNot, self.build_query(inner)?),
+            ])),
+            Query::TimeRange { from, to } => {
+                let lower = match from {
+                    Some(from) => Bound::Included(Term::from_field_i64(fields.time, from.millis())),
+                    None => Bound::Unbounded,
+                };
+                let upper = match to {
+                    Some(to) => Bound::Excluded(Term::from_field_i64(fields.time, to.millis())),
+                    None => Bound::Unbounded,
+                };
+                Box::new(RangeQuery::new(lower, upper))
+            }
+        })
+    }
+
+    fn decode(&self, document: &TantivyDocument) -> Result<Event, Error> {
+        let bytes = document
+            .get_first(self.fields.doc)
+            .and_then(|value| value.as_bytes())
+            .ok_or_else(|| Error::Corrupt("stored document without its event".into()))?;
+        serde_json::from_slice(bytes).map_err(|error| Error::Corrupt(error.to_string()))
+    }
+}
+
+/// Escapes a literal for tantivy's regex syntax.
+fn regex_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 2);
+    for c in text.chars() {
+        if c.is_ascii_punctuation() {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+impl EventStore for TantivyStore {
+    fn search(&self, query: &Query, limit: usize, order: Order) -> Result<Hits, Error> {
+        let searcher = self.reader.searcher();
+        let tantivy_query = self.build_query(query)?;
+        if limit == 0 {
+            let total = searcher.search(&tantivy_query, &Count)?;
+            return Ok(Hits {
+                events: Vec::new(),
+                total: total as u64,
+            });
+        }
+        let direction = match order {
+            Order::NewestFirst => tantivy::Order::Desc,
+            Order::OldestFirst => tantivy::Order::Asc,
+        };
+        let collector = (
+            TopDocs::with_limit(limit).order_by_fast_field::<i64>("time", direction),
+            Count,
+        );
+        let (top, total) = searcher.search(&tantivy_query, &collector)?;
+        let mut events = Vec::with_capacity(top.len());
+        for (_, address) in top {
+            let document: TantivyDocument = searcher.doc(address)?;
+            events.push(self.decode(&document)?);
+        }
+        Ok(Hits {
+            events,
+            total: total as u64,
+        })
+    }
+
+    fn checkpoints(&self) -> Result<Checkpoints, Error> {
+        let metas = self.index.load_metas()?;
+        match metas.payload {
+            Some(payload) if !payload.is_empty() => serde_json::from_str(&payload)
+                .map_err(|error| Error::Corrupt(format!("commit payload: {error}"))),
+            _ => Ok(Checkpoints::default()),
+        }
+    }
+}
+
+/// The writer of a [`TantivyStore`].
+pub struct TantivySink {
+    writer: IndexWriter,
+    reader: IndexReader,
+    fields: Fields,
+    uncommitted: u64,
+}
+
+impl TantivySink {
+    /// Events added since the last commit.
+    pub fn uncommitted(&self) -> u64 {
+        self.uncommitted
+    }
+
+    /// Deletes every event older than `before` (retention) and commits.
+    pub fn delete_before(
+        &mut self,
+        before: tokentrail_parsers::Timestamp,
+        checkpoints: &Checkpoints,
+    ) -> Result<(), Error> {
+        let query = RangeQuery::new(
+            Bound::Unbounded,
+            Bound::Excluded(Term::from_field_i64(self.fields.time, before.millis())),
+        );
+        self.writer.delete_query(Box::new(query))?;
+        self.commit(checkpoints)
+    }
+
+    fn exists(&self, id: &str) -> Result<bool, Error> {
+        let searcher = self.reader.searcher();
+        let term = Term::from_field_text(self.fields.id, id);
+        Ok(searcher.doc_freq(&term)? > 0)
+    }
+
+    fn document(&self, event: &Event) -> Result<TantivyDocument, Error> {
+        let fields = &self.fields;
+        let mut document = TantivyDocument::default();
+        document.add_text(fields.id, &event.id);
+        document.add_text(fields.file, cut(&event.origin.file));
+        document.add_i64(fields.time, event.time.map_or(NO_TIME, |t| t.millis()));
+        if let Some(iat) = event.token_iat {
+            document.add_i64(fields.token_iat, iat.millis());
+        }
+        if let Some(exp) = event.token_exp {
+            document.add_i64(fields.token_exp, exp.millis());
+        }
+        for (name, value) in event.key_values() {
+            if let Some(field) = fields.key(name) {
+                document.add_text(field, cut(value));
+            }
+        }
+        document.add_text(fields.text, &event.raw);
+        let json = serde_json::to_vec(event).map_err(|error| Error::Corrupt(error.to_string()))?;
+        document.add_bytes(fields.doc, &json);
+        Ok(document)
+    }
+}
+
+impl EventSink for TantivySink {
+    fn add(&mut self, event: &Event, check_existing: bool) -> Result<bool, Error> {
+        if check_existing && self.exists(&event.id)? {
+            return Ok(false);
+        }
+        let document = self.document(event)?;
+        self.writer.add_document(document)?;
+        self.uncommitted += 1;
+        Ok(true)
+    }
+
+    fn commit(&mut self, checkpoints: &Checkpoints) -> Result<(), Error> {
+        let payload = serde_json::to_string(checkpoints)
+            .map_err(|error| Error::Corrupt(error.to_string()))?;
+        let mut prepared = self.writer.prepare_commit()?;
+        prepared.set_payload(&payload);
+        prepared.commit()?;
+        self.reader.reload()?;
+        self.uncommitted = 0;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query;
+    use tokentrail_parsers::{Service, Timestamp};
+
+    fn event(id: &str, sub: &str, millis: i64, raw: &str) -> Event {
+        let mut event = Event::new("iam-audit", Service::Issuer);
+        event.id = id.into();
+        event.sub = sub.into();
+        event.time = Some(Timestamp(millis));
+        event.raw = raw.into();
+        event.scopes = vec!["storage.read:/".into(), "openid".into()];
+        event.origin.file = "iam.log".into();
+        event.origin.line = 3;
+        event
+    }
+
+    #[test]
+    fn stores_searches_and_round_trips_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TantivyStore::open(dir.path()).unwrap();
+        let mut sink = store.writer(50 << 20).unwrap();
+        assert!(sink
+            .add(
+                &event("a", "alice", 1000, "Alice logged in from 192.0.2.1"),
+                true
+            )
+            .unwrap());
+        assert!(sink
+            .add(&event("b", "bob", 2000, "Bob read /store/x"), true)
+            .unwrap());
+        sink.commit(&Checkpoints::default()).unwrap();
+        store.reload().unwrap();
+
+        let hits = store
+            .search(&query::parse("sub:alice").unwrap(), 10, Order::NewestFirst)
+            .unwrap();
+        assert_eq!(hits.total, 1);
+        assert_eq!(
+            hits.events[0],
+            event("a", "alice", 1000, "Alice logged in from 192.0.2.1")
+        );
+
+        let newest = store.search(&Query::All, 10, Order::NewestFirst).unwrap();
+        assert_eq!(newest.events[0].id, "b");
+        let oldest = store.search(&Query::All, 10, Order::OldestFirst).unwrap();
+        assert_eq!(oldest.events[0].id, "a");
+
+        let text = store
+            .search(
+                &query::parse("logged 192.0.2.1").unwrap(),
+                10,
+                Order::NewestFirst,
+            )
+            .unwrap();
+        assert_eq!(text.total, 1);
+        let scopes = store
+            .search(
+                &query::parse("scopes:openid").unwrap(),
+                10,
+                Order::NewestFirst,
+            )
+            .unwrap();
+        assert_eq!(scopes.total, 2);
+        let prefix = store
+            .search(&query::parse("sub:al*").unwrap(), 10, Order::NewestFirst)
+            .unwrap();
+        assert_eq!(prefix.total, 1);
+        let negated = store
+            .search(&query::parse("-sub:alice").unwrap(), 10, Order::NewestFirst)
+            .unwrap();
+        assert_eq!(negated.events[0].id, "b");
+        let ranged = store
+            .search(
+                &Query::All.within(Some(Timestamp(1500)), None),
+                10,
+                Order::NewestFirst,
+            )
+            .unwrap();
+        assert_eq!(ranged.total, 1);
+    }
+
+    #[test]
+    fn adding_a_committed_id_again_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TantivyStore::open(dir.path()).unwrap();
+        let mut sink = store.writer(50 << 20).unwrap();
+        sink.add(&event("a", "alice", 1, "x"), true).unwrap();
+        sink.commit(&Checkpoints::default()).unwrap();
+        assert!(!sink.add(&event("a", "alice", 1, "x"), true).unwrap());
+        sink.commit(&Checkpoints::default()).unwrap();
+        store.reload().unwrap();
+        assert_eq!(store.count(&Query::All).unwrap(), 1);
+    }
+
+    #[test]
+    fn checkpoints_travel_with_the_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TantivyStore::open(dir.path()).unwrap();
+        assert_eq!(store.checkpoints().unwrap(), Checkpoints::default());
+        let mut sink = store.writer(50 << 20).unwrap();
+        let mut checkpoints = Checkpoints::default();
+        checkpoints.sources.insert(
+            "abc".into(),
+            crate::store::SourceCheckpoint {
+                path: "x.log".into(),
+                prefix_len: 10,
+                end: 42,
+                file_size: 42,
+            },
+        );
+        sink.commit(&checkpoints).unwrap();
+        drop(sink);
+        let reopened = TantivyStore::open(dir.path()).unwrap();
+        assert_eq!(reopened.checkpoints().unwrap(), checkpoints);
+    }
+
+    #[test]
+    fn a_second_writer_is_refused_clearly() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TantivyStore::open(dir.path()).unwrap();
+        let _first = store.writer(50 << 20).unwrap();
+        let second = TantivyStore::open(dir.path()).unwrap();
+        match second.writer(50 << 20) {
+            Err(Error::Busy(path)) => assert!(path.ends_with("index")),
+            Err(other) => panic!("unexpected error {other}"),
+            Ok(_) => panic!("second writer accepted"),
+        }
+    }
+
+    #[test]
+    fn huge_values_are_indexed_cut_but_stored_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TantivyStore::open(dir.path()).unwrap();
+        let mut sink = store.writer(50 << 20).unwrap();
+        let mut big = event("big", "x", 1, "y");
+        big.path = "é".repeat(100_000);
+        sink.add(&big, false).unwrap();
+        sink.commit(&Checkpoints::default()).unwrap();
+        store.reload().unwrap();
+        let found = store.get("big").unwrap().unwrap();
+        assert_eq!(found.path.len(), 200_000);
+    }
+}
