@@ -94,6 +94,11 @@ struct Parser {
 
 impl LineParser for Parser {
     fn feed(&mut self, line: &Line<'_>, out: &mut Vec<Event>) -> Feed {
+        // Once this parser is sticky it sees every line of the stream: a JSON line of another
+        // service must stay `NotMine`, not become a malformed IAM event.
+        if !sniff(line.text, "") {
+            return Feed::NotMine;
+        }
         let Some((stamp, message)) = split_line(line.text) else {
             return Feed::NotMine;
         };
@@ -802,6 +807,8 @@ mod tests {
             "2025-03-14 09:12:03.396  INFO 7 --- [nio-8080-exec-4] i.i.m.i.c.IamTokenService : Token issued",
             r#"{"time":"2025-03-14T09:25:01.123456Z","type":"request"}"#.trim_start_matches('{'),
             "Mar 14 09:12:03 AUDIT happened",
+            r#"{"time":"2025-03-14T09:25:01.123456Z","type":"request","request":{"id":"x"}}"#,
+            r#"{"@type":"X","value":1}"#,
         ] {
             assert_eq!(parser.feed(&Line::plain(other, 1, 0), &mut out), Feed::NotMine, "{other}");
         }

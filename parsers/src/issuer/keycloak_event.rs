@@ -101,7 +101,7 @@ impl LineParser for Parser {
             if json_text(&value, "loggerName") != LOGGER {
                 return Feed::NotMine;
             }
-            if let Some(time) = Timestamp::parse(json_text(&value, "timestamp")) {
+            if let Some(time) = json_time(json_text(&value, "timestamp")) {
                 event.time = Some(time);
             }
             event.host = json_text(&value, "hostName").to_string();
@@ -134,6 +134,16 @@ impl LineParser for Parser {
         }
         Feed::Parsed
     }
+}
+
+/// The JSON console's `timestamp`: RFC 3339, or the JBoss default `…SSSZ` form whose offset
+/// has no colon (`2025-03-14T10:20:11.532+0100`).
+fn json_time(text: &str) -> Option<Timestamp> {
+    Timestamp::parse(text).or_else(|| {
+        chrono::DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%z")
+            .ok()
+            .map(Timestamp::from)
+    })
 }
 
 /// The time at the start of a text line: `2025-03-14 09:20:11,532` (or ISO with `T` and an
@@ -531,6 +541,15 @@ mod tests {
         assert_eq!(event.scopes, vec!["openid"]);
         assert_eq!(event.host, "kc-0");
         assert_eq!(time(&event), "2025-03-14T09:20:11.532Z");
+    }
+
+    #[test]
+    fn json_console_offset_without_colon_is_read() {
+        let line = JSON_CONSOLE.replace(
+            "2025-03-14T09:20:11.532104883Z",
+            "2025-03-14T10:20:11.532+0100",
+        );
+        assert_eq!(time(&parse_one(&line)), "2025-03-14T09:20:11.532Z");
     }
 
     #[test]
