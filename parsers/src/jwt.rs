@@ -212,6 +212,8 @@ const SECRET_KEYS: &[&str] = &[
     "authz",
     "password",
     "token_value",
+    "accessor",
+    "client_token_accessor",
 ];
 
 /// Cheap test: could this line hold a secret at all?
@@ -220,6 +222,9 @@ pub fn may_hold_secret(line: &str) -> bool {
     memchr::memmem::find(bytes, b"eyJ").is_some()
         || memchr::memmem::find(bytes, b"earer").is_some()
         || memchr::memmem::find(bytes, b"EARER").is_some()
+        || memchr::memmem::find(bytes, b"hvs.").is_some()
+        || memchr::memmem::find(bytes, b"hvb.").is_some()
+        || memchr::memmem::find(bytes, b"hvr.").is_some()
         || SECRET_KEYS
             .iter()
             .any(|key| memchr::memmem::find(bytes, key.as_bytes()).is_some())
@@ -340,6 +345,19 @@ fn redact_after_markers(line: &str, tokens: &mut Vec<FoundToken>) -> String {
             push_value(at + 9);
         } else if rest.starts_with(b" ") || rest.starts_with(b"+") || rest.starts_with(b"=") {
             push_value(at + 7);
+        } else if rest.starts_with(b":") {
+            push_value(at + 7);
+        }
+    }
+    // Vault/OpenBao service, batch and recovery tokens wherever they stand.
+    for prefix in [&b"hvs."[..], b"hvb.", b"hvr."] {
+        let mut from = 0;
+        while let Some(found) = memchr::memmem::find(&bytes[from..], prefix) {
+            let at = from + found;
+            from = at + prefix.len();
+            if at == 0 || !is_secret_char(bytes[at - 1]) {
+                push_value(at);
+            }
         }
     }
     for key in SECRET_KEYS {
@@ -470,6 +488,15 @@ mod tests {
             );
         }
         assert_eq!(redacted.tokens.len(), 4);
+    }
+
+    #[test]
+    fn redacts_vault_tokens_and_accessors_under_any_key() {
+        let line = r#"{"accessor":"Lk3abcdefghij","data":{"id":"hvs.CAESIabcdefghijkl"},"x":"bearer: opaquetoken12345"}"#;
+        let redacted = redact(line);
+        for secret in ["Lk3abcdefghij", "hvs.CAESI", "opaquetoken12345"] {
+            assert!(!redacted.text.contains(secret), "{secret} survived: {}", redacted.text);
+        }
     }
 
     #[test]

@@ -272,7 +272,7 @@ impl StreamParser {
         let file_name = self.context.file_name.clone();
         let by_program = line
             .prefix_program
-            .map(|program| registry::for_program(program))
+            .map(registry::for_program)
             .unwrap_or_default();
         let candidates = by_program
             .into_iter()

@@ -11,9 +11,10 @@ use chrono::{
 use crate::event::Timestamp;
 
 /// The zone a log's local times are read in.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub enum Zone {
     /// The machine's zone (`/etc/localtime`).
+    #[default]
     Local,
     /// UTC.
     Utc,
@@ -21,12 +22,6 @@ pub enum Zone {
     Fixed(FixedOffset),
     /// An IANA zone, `Europe/Zurich`.
     Named(chrono_tz::Tz),
-}
-
-impl Default for Zone {
-    fn default() -> Self {
-        Zone::Local
-    }
 }
 
 impl FromStr for Zone {
@@ -159,6 +154,7 @@ impl TimeContext {
     }
 
     /// A local time given as parts; `None` when the parts are out of range.
+    #[allow(clippy::too_many_arguments)]
     pub fn local_parts(
         &self,
         year: i32,
