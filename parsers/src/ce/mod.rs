@@ -1,5 +1,6 @@
 //! ce family parsers.
 
+pub mod arc;
 pub mod arc_arex;
 pub mod arc_diag;
 pub mod arc_jobs;
