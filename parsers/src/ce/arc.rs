@@ -50,7 +50,10 @@ pub fn is_arc_id(text: &str) -> bool {
 pub fn id_from_file(file_name: &str, path: &str, suffix: &str) -> Option<String> {
     if file_name == suffix {
         let parts: Vec<&str> = path.split(['/', '\\']).collect();
-        let directories = parts.len().checked_sub(5).map(|start| &parts[start..parts.len() - 1])?;
+        let directories = parts
+            .len()
+            .checked_sub(5)
+            .map(|start| &parts[start..parts.len() - 1])?;
         if directories[..3].iter().all(|part| part.len() == 3) {
             let id = directories.concat();
             return is_arc_id(&id).then_some(id);
@@ -151,5 +154,73 @@ mod tests {
         );
         assert_eq!(mds_time("2025030410150Z"), None);
         assert_eq!(mds_time("20251304101508Z"), None);
+    }
+
+    /// The files of one ARC job, detected by content and name, agree on the job and identity.
+    #[test]
+    fn local_diag_and_jobs_log_of_one_job_agree() {
+        use crate::parser::Context;
+        use crate::stream::parse_text;
+        use crate::time::Zone;
+
+        let read = |path: &str, text: &str| {
+            let context = Context {
+                time: TimeContext {
+                    zone: Zone::Utc,
+                    year_override: None,
+                    reference_date: None,
+                },
+                host: "arc01.example.org".into(),
+                path: path.into(),
+                file_name: path.rsplit('/').next().unwrap_or(path).into(),
+                ..Context::default()
+            };
+            parse_text(text, None, context).unwrap().0
+        };
+        let local = read(
+            "control/job.7afe2ff94787.local",
+            include_str!("../../../tests/fixtures/arc-local/job.7afe2ff94787.local"),
+        );
+        let diag = read(
+            "control/job.7afe2ff94787.diag",
+            include_str!("../../../tests/fixtures/arc-diag/job.7afe2ff94787.diag"),
+        );
+        let jobs = read(
+            "log/arex-jobs.log",
+            include_str!("../../../tests/fixtures/arc-jobs/arex-jobs.log"),
+        );
+        let arex = read(
+            "log/arex.log",
+            include_str!("../../../tests/fixtures/arc-arex/arex.log"),
+        );
+        assert!(local.iter().all(|e| e.source == "arc-local"));
+        assert!(diag.iter().all(|e| e.source == "arc-diag"));
+        assert!(jobs.iter().all(|e| e.source == "arc-jobs"));
+        assert!(arex.iter().all(|e| e.source == "arc-arex"));
+
+        let job = "arc01.example.org#7afe2ff94787";
+        let all: Vec<&Event> = local
+            .iter()
+            .chain(&diag)
+            .chain(&jobs)
+            .chain(&arex)
+            .filter(|e| e.job_id == job)
+            .collect();
+        assert_eq!(all.len(), 1 + 2 + 2 + 4);
+        for event in all.iter().filter(|e| !e.sub.is_empty()) {
+            assert_eq!(event.iss, "https://cms-auth.cern.ch");
+            assert_eq!(event.sub, "95851aad-083d-49e5-8c3a-61d0438d201e");
+        }
+        assert_eq!(all.iter().filter(|e| !e.sub.is_empty()).count(), 3);
+        let batch: std::collections::BTreeSet<_> = all
+            .iter()
+            .map(|e| e.batch_job_id.as_str())
+            .filter(|id| !id.is_empty())
+            .collect();
+        assert_eq!(batch.into_iter().collect::<Vec<_>>(), ["slurm:7734121"]);
+        assert_eq!(local[0].jti, "034a2f47-eaad-4f5d-bb98-abf569609366");
+        // Run window on the worker node, inside the CE's submit/finish.
+        assert_eq!(diag[0].worker_node, "wn042.example.org");
+        assert!(local[0].time < diag[0].time && diag[1].time < jobs[1].time);
     }
 }

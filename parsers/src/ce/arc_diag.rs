@@ -137,7 +137,12 @@ impl LineParser for Parser {
             end.time = Some(time);
             if let Some(code) = value("exitcode") {
                 end.status = code.to_string();
-                end.outcome = if code == "0" { outcome::OK } else { outcome::FAIL }.to_string();
+                end.outcome = if code == "0" {
+                    outcome::OK
+                } else {
+                    outcome::FAIL
+                }
+                .to_string();
             }
             out.push(end);
         }
@@ -194,7 +199,10 @@ mod tests {
         let events = parse(text, "control/jobs/012/345/678/9ab/diag");
         assert_eq!(events[1].job_id, "arc01.example.org#0123456789ab");
         assert_eq!(events[1].worker_node, "wn7.example.org");
-        assert_eq!((events[1].status.as_str(), events[1].outcome.as_str()), ("271", "fail"));
+        assert_eq!(
+            (events[1].status.as_str(), events[1].outcome.as_str()),
+            ("271", "fail")
+        );
         let running = parse("nodename=wn7\nLRMSStartTime=20250304102011Z\n", "x.diag");
         assert_eq!(running.len(), 1);
         assert_eq!(running[0].action, "job.start");
@@ -213,13 +221,19 @@ mod tests {
     fn sniff_needs_the_file_name_and_a_diag_key() {
         assert!(sniff("nodename=wn042.example.org", "job.7afe2ff94787.diag"));
         assert!(sniff("LRMSStartTime=20250304102011Z", "diag"));
-        assert!(!sniff("nodename=wn042.example.org", "job.7afe2ff94787.local"));
+        assert!(!sniff(
+            "nodename=wn042.example.org",
+            "job.7afe2ff94787.local"
+        ));
         assert!(!sniff("globalid=7afe2ff94787", "job.x.diag"));
         assert!(!sniff("LRMSStartTime=1", "EventLog"));
     }
 
     #[test]
     fn garbage_never_panics() {
-        let _ = parse("LRMSStartTime=2025é\nexitcode=\n=\nnodename=\n", "job.a.diag");
+        let _ = parse(
+            "LRMSStartTime=2025é\nexitcode=\n=\nnodename=\n",
+            "job.a.diag",
+        );
     }
 }

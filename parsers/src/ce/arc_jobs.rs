@@ -259,9 +259,15 @@ mod tests {
         assert_eq!(parser.feed(&cut, &mut out), Feed::Malformed);
         let other = Line::plain("2025-03-04 11:00:00 something else", 2, 0);
         assert_eq!(parser.feed(&other, &mut out), Feed::NotMine);
-        assert!(!sniff("[2025-03-04 10:15:09] [Arc] [INFO] [2143/4] x: Job finished", ""));
+        assert!(!sniff(
+            "[2025-03-04 10:15:09] [Arc] [INFO] [2143/4] x: Job finished",
+            ""
+        ));
         assert!(sniff(EXAMPLE.lines().next().unwrap(), "anything"));
-        for text in ["2025-03-04 11:00:00 Started - job id: ab, x: \"\\", "2025-03-04 1é"] {
+        for text in [
+            "2025-03-04 11:00:00 Started - job id: ab, x: \"\\",
+            "2025-03-04 1é",
+        ] {
             let _ = parse(text);
         }
     }

@@ -217,8 +217,7 @@ mod tests {
         parse_text(text, None, context(path)).unwrap().0
     }
 
-    const EXAMPLE: &str =
-        include_str!("../../../tests/fixtures/arc-local/job.7afe2ff94787.local");
+    const EXAMPLE: &str = include_str!("../../../tests/fixtures/arc-local/job.7afe2ff94787.local");
 
     #[test]
     fn local_example_gives_one_submit_with_token_identity_and_lrms_id() {
@@ -241,7 +240,12 @@ mod tests {
         assert_eq!(event.client_id, "cf36cdcd-b905-422b-a906-065d1ae8fbd6");
         assert_eq!(
             event.scopes,
-            ["compute.create", "compute.read", "compute.modify", "compute.cancel"]
+            [
+                "compute.create",
+                "compute.read",
+                "compute.modify",
+                "compute.cancel"
+            ]
         );
         assert_eq!(event.aud, ["https://arc01.example.org"]);
         assert_eq!(event.groups, ["/cms", "/cms/pilot"]);
@@ -249,7 +253,10 @@ mod tests {
         assert_eq!(event.time.unwrap().to_rfc3339(), "2025-03-04T10:15:08.000Z");
         assert_eq!(event.origin.line, 1);
         assert_eq!(event.origin.offset, 0);
-        assert_eq!(event.origin.file, "/var/spool/arc/jobstatus/job.7afe2ff94787.local");
+        assert_eq!(
+            event.origin.file,
+            "/var/spool/arc/jobstatus/job.7afe2ff94787.local"
+        );
         assert_eq!(event.raw, EXAMPLE.trim_end());
         assert_eq!(event.host, "arc01.example.org");
     }

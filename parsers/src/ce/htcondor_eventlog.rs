@@ -73,7 +73,10 @@ fn sniff(text: &str, _file_name: &str) -> bool {
 fn header(input: &str) -> IResult<&str, (u32, u64, u64)> {
     let number = || map_res(digit1, str::parse::<u64>);
     let (rest, (event, _, (cluster, _, proc, _, _), _)) = (
-        map_res(take_while_m_n(3, 3, |c: char| c.is_ascii_digit()), str::parse),
+        map_res(
+            take_while_m_n(3, 3, |c: char| c.is_ascii_digit()),
+            str::parse,
+        ),
         char(' '),
         delimited(
             char('('),
@@ -86,7 +89,9 @@ fn header(input: &str) -> IResult<&str, (u32, u64, u64)> {
     Ok((rest, (event, cluster, proc)))
 }
 
-fn digits<'a>(count: usize) -> impl nom::Parser<&'a str, Output = u32, Error = nom::error::Error<&'a str>> {
+fn digits<'a>(
+    count: usize,
+) -> impl nom::Parser<&'a str, Output = u32, Error = nom::error::Error<&'a str>> {
     map_res(
         take_while_m_n(count, count, |c: char| c.is_ascii_digit()),
         str::parse,
@@ -381,8 +386,12 @@ impl Parser {
         if let Some(owner) = ad.string("Owner") {
             known.identity.local_user = owner;
         }
-        let slot = ad.string("RemoteHost").or_else(|| ad.string("LastRemoteHost"));
-        let execute = ad.string("ExecuteHost").and_then(|text| classad::sinful(&text));
+        let slot = ad
+            .string("RemoteHost")
+            .or_else(|| ad.string("LastRemoteHost"));
+        let execute = ad
+            .string("ExecuteHost")
+            .and_then(|text| classad::sinful(&text));
         if let Some(slot) = slot {
             known.worker_node = classad::worker_from_slot(&slot);
         }
@@ -460,7 +469,7 @@ fn blahp_lrms_id(grid_job_id: &str) -> Option<String> {
     let blahp = words.last()?;
     let mut parts = blahp.split('/');
     let lrms = parts.next()?;
-    let id = parts.last()?;
+    let id = parts.next_back()?;
     if lrms.is_empty() || id.is_empty() || id == lrms {
         return None;
     }
@@ -530,7 +539,9 @@ mod tests {
         assert_eq!(start.client_ip, "10.20.4.42");
         assert_eq!(rfc(start), "2025-03-04T10:20:11.000Z");
         assert_eq!(start.origin.line, 3);
-        assert!(start.raw.contains("\tSlotName: slot1_7@wn042.example.org\n..."));
+        assert!(start
+            .raw
+            .contains("\tSlotName: slot1_7@wn042.example.org\n..."));
     }
 
     #[test]
@@ -561,17 +572,23 @@ mod tests {
     fn interleaved_iso_records_keep_each_job_apart() {
         let events = parse(ISO_INTERLEAVED, "var/log/condor/EventLog");
         let of = |batch: &str| -> Vec<&Event> {
-            events.iter().filter(|e| e.batch_job_id == batch || e.job_id == batch).collect()
+            events
+                .iter()
+                .filter(|e| e.batch_job_id == batch || e.job_id == batch)
+                .collect()
         };
         let first = of("ce01.example.org#88712.0");
-        let actions = |list: &[&Event]| {
-            list.iter()
-                .map(|e| e.action.clone())
-                .collect::<Vec<_>>()
-        };
+        let actions = |list: &[&Event]| list.iter().map(|e| e.action.clone()).collect::<Vec<_>>();
         assert_eq!(
             actions(&first),
-            ["job.submit", "other", "job.start", "other", "job.end", "other"]
+            [
+                "job.submit",
+                "other",
+                "job.start",
+                "other",
+                "job.end",
+                "other"
+            ]
         );
         // 88712.0 was routed from the CE job 1523.0: after the 028 says so, both ids.
         assert_eq!(first[1].job_id, "ce01.example.org#1523.0");

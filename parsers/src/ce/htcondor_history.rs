@@ -188,7 +188,12 @@ impl Parser {
     /// Emits the open ad's events and closes it.
     fn emit(&mut self, out: &mut Vec<Event>) {
         let record = std::mem::take(&mut self.record);
-        out.extend(job_events(&record.ad, &self.host, record.origin, &record.lines));
+        out.extend(job_events(
+            &record.ad,
+            &self.host,
+            record.origin,
+            &record.lines,
+        ));
     }
 }
 
@@ -267,14 +272,21 @@ fn job_events(ad: &Ad, stream_host: &str, origin: Origin, lines: &[String]) -> V
     // GlobalJobId ends with the QDate: the fallback for an excerpt without it.
     submit.time = ad.epoch("QDate").or_else(|| {
         ad.string("GlobalJobId")
-            .and_then(|global| global.rsplit('#').next().and_then(|q| q.parse::<i64>().ok()))
+            .and_then(|global| {
+                global
+                    .rsplit('#')
+                    .next()
+                    .and_then(|q| q.parse::<i64>().ok())
+            })
             .filter(|seconds| *seconds > 0)
             .map(crate::event::Timestamp::from_secs)
     });
     events.push(submit);
 
     // The last run's host goes with the last run's start (JobCurrentStartDate).
-    let startd = ad.string("StartdIpAddr").and_then(|text| classad::sinful(&text));
+    let startd = ad
+        .string("StartdIpAddr")
+        .and_then(|text| classad::sinful(&text));
     let slot = ad
         .string("LastRemoteHost")
         .or_else(|| ad.string("RemoteHost"));
@@ -340,7 +352,12 @@ fn set_exit(ad: &Ad, event: &mut Event) {
     }
     if let Some(code) = ad.integer("ExitCode") {
         event.status = code.to_string();
-        event.outcome = if code == 0 { outcome::OK } else { outcome::FAIL }.to_string();
+        event.outcome = if code == 0 {
+            outcome::OK
+        } else {
+            outcome::FAIL
+        }
+        .to_string();
     }
 }
 
@@ -403,7 +420,12 @@ mod tests {
         assert_eq!(submit.jti, JTI);
         assert_eq!(
             submit.scopes,
-            ["compute.cancel", "compute.create", "compute.modify", "compute.read"]
+            [
+                "compute.cancel",
+                "compute.create",
+                "compute.modify",
+                "compute.read"
+            ]
         );
         assert_eq!(submit.groups, ["/cms", "/cms/pilot"]);
         assert_eq!(submit.local_user, "cmspilot");
@@ -417,7 +439,9 @@ mod tests {
         assert_eq!(end.jti, JTI);
         assert_eq!(end.origin.line, 1);
         assert_eq!(end.origin.offset, 0);
-        assert!(end.raw.starts_with("AuthTokenGroups = \"/cms,/cms/pilot\"\n"));
+        assert!(end
+            .raw
+            .starts_with("AuthTokenGroups = \"/cms,/cms/pilot\"\n"));
         assert!(end.raw.ends_with("CurrentTime = 1741106415"));
         assert_eq!(end.raw.lines().count(), 14);
     }
@@ -490,7 +514,10 @@ mod tests {
         assert_eq!(batch_start.groups, ["/cms", "/cms/pilot"]);
         let batch_end = &events[5];
         assert_eq!(rfc(batch_end), "2025-03-04T16:39:58.000Z");
-        assert_eq!((batch_end.status.as_str(), batch_end.outcome.as_str()), ("0", "ok"));
+        assert_eq!(
+            (batch_end.status.as_str(), batch_end.outcome.as_str()),
+            ("0", "ok")
+        );
         // The CE ad knows no worker node, only the run window.
         assert_eq!(events[1].worker_node, "");
         assert_eq!(rfc(&events[1]), "2025-03-04T10:20:11.000Z");
@@ -512,7 +539,9 @@ mod tests {
         assert_pair(&events);
         assert_eq!(events[3].origin.line, 23);
         assert_eq!(events[3].raw.lines().count(), 27);
-        assert!(events[0].raw.ends_with("User = \"cmspilot@users.htcondor.org\""));
+        assert!(events[0]
+            .raw
+            .ends_with("User = \"cmspilot@users.htcondor.org\""));
     }
 
     #[test]
