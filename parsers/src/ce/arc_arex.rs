@@ -31,7 +31,7 @@ pub static FORMAT: Format = Format {
     id: "arc-arex",
     service: Service::Ce,
     summary: "ARC A-REX arex.log and ws-interface.log",
-    programs: &["arc-arex", "arex", "a-rex"],
+    programs: &[],
     sniff,
     new_parser: |context: &Context| {
         Box::new(Parser {

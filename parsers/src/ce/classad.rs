@@ -337,4 +337,33 @@ mod tests {
         );
         assert_eq!(worker_from_slot("wn042"), "wn042");
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// No job-record parser panics, whatever the lines and file name.
+        #[test]
+        fn job_record_parsers_never_panic(
+            text in r#"((000 \(1\.0\.0\) 2025-03-04 10:00:00 |\[2025-03-04 10:00:00\] \[Arc\] \[INFO\] \[1/2\] |ClusterId = |2025-03-04 10:00:00 Finished - job id: |\.\.\.|\*\*\* )?[0-9a-zA-Z_ .#:="<>/*()@\t\[\]\\-]{0,60}\n){0,8}"#,
+            name in "(history|EventLog|job\\.ab12\\.local|job\\.ab12\\.diag|local|diag|arex\\.log)",
+        ) {
+            for format in [
+                "htcondor-history",
+                "htcondor-eventlog",
+                "arc-jobs",
+                "arc-local",
+                "arc-diag",
+                "arc-arex",
+            ] {
+                let context = crate::parser::Context {
+                    file_name: name.clone(),
+                    path: format!("x/jobs/abc/def/012/345/{name}"),
+                    host: "h".into(),
+                    ..Default::default()
+                };
+                let _ = crate::stream::parse_text(&text, Some(format), context.clone());
+                let _ = crate::stream::parse_text(&text, None, context);
+            }
+        }
+    }
 }
