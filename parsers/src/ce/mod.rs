@@ -1,9 +1,11 @@
 //! ce family parsers.
 
+pub mod arc;
 pub mod arc_arex;
 pub mod arc_diag;
 pub mod arc_jobs;
 pub mod arc_local;
+pub mod classad;
 pub mod htcondor_audit;
 pub mod htcondor_audit_payload;
 pub mod htcondor_eventlog;
