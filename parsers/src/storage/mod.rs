@@ -11,6 +11,8 @@ pub mod fts_transfer;
 pub mod storm_access;
 pub mod storm_server;
 pub mod xrootd;
+pub mod xrootd_stamp;
+pub mod xrootd_tident;
 
 use crate::parser::Format;
 
