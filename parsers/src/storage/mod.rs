@@ -6,6 +6,7 @@ pub mod dcache_billing_json;
 pub mod eos_audit;
 pub mod eos_log;
 pub mod eos_report;
+pub mod fts_line;
 pub mod fts_token;
 pub mod fts_transfer;
 pub mod storm_access;
