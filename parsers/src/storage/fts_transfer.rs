@@ -29,6 +29,7 @@
 //!   and `duration_ms` (from `elapsed sec`), path/protocol/claims as for the submit.
 //! - `token.refresh` for url-copy's token refreshes (`token_exp`, `session_id` = token_id; the
 //!   refreshed payload's claims on success).
+//!
 //! The source URL stays findable through the source-token event's `path` and the raw lines.
 
 use serde_json::Value;
