@@ -202,4 +202,14 @@ mod tests {
         ));
         assert!(sniff(REFERENCE.lines().next().unwrap(), ""));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn never_panics_on_near_miss_lines(text in "\\{\"operation\":(\"[A-Z]{0,8}\"|[0-9]{0,3})(,\"(path|timestamp|tid|uuid|client_ip)\":\\PC{0,12}){0,4}\\}?") {
+            let context = Context::default();
+            let _ = crate::stream::parse_text(&text, Some("eos-audit"), context.clone()).unwrap();
+            let _ = crate::stream::parse_text(&text, None, context).unwrap();
+        }
+    }
 }

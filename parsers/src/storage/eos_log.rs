@@ -498,4 +498,14 @@ mod tests {
             let _ = parse(text);
         }
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn never_panics_on_near_miss_lines(text in "240612 14:03:22 (time|t)=[0-9.]{0,20} (func|f)=[a-z]{0,5} \\PC{0,40}( op=\\PC{0,10}| msg=\"failed token authz\" path=\\PC{0,10} jwt=\\{\\PC{0,40}\\}\\[\\PC{0,10}\\]?)?") {
+            let context = Context::default();
+            let _ = crate::stream::parse_text(&text, Some("eos-log"), context.clone()).unwrap();
+            let _ = crate::stream::parse_text(&text, None, context).unwrap();
+        }
+    }
 }

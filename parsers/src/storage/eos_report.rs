@@ -222,4 +222,14 @@ mod tests {
             let _ = parse(text);
         }
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn never_panics_on_near_miss_lines(text in "log=[a-z0-9-]{0,8}(&(path|td|ots|otms|cts|ctms|rb|wb|sec\\.host|sec\\.app|del_ts|dsize)=\\PC{0,12}){0,8}") {
+            let context = Context::default();
+            let _ = crate::stream::parse_text(&text, Some("eos-report"), context.clone()).unwrap();
+            let _ = crate::stream::parse_text(&text, None, context).unwrap();
+        }
+    }
 }

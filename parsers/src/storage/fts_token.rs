@@ -249,4 +249,14 @@ mod tests {
         ));
         assert!(!sniff("240612 14:03:22 4711 XrootdXeq: x", "fts3token.log"));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn never_panics_on_near_miss_lines(text in "(INFO|ERR)     ?[A-Za-z]{3}, [0-9]{1,2} [A-Za-z]{3} [0-9]{4} [0-9:]{8} [+-][0-9]{4}; (Starting token-exchange: |Obtained exchanged token: |Failed to refresh access token: )?(token_id=[0-9a-f]{0,16} )?\\PC{0,40}") {
+            let context = Context::default();
+            let _ = crate::stream::parse_text(&text, Some("fts-token"), context.clone()).unwrap();
+            let _ = crate::stream::parse_text(&text, None, context).unwrap();
+        }
+    }
 }

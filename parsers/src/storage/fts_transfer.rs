@@ -652,4 +652,14 @@ mod tests {
         ));
         assert!(!sniff("240612 14:03:22 4711 XrootdXeq: x", FILE_NAME));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn never_panics_on_near_miss_lines(text in "(INFO|ERR)     ?[A-Za-z]{3}, [0-9]{1,2} [A-Za-z]{3} [0-9]{4} [0-9:]{8} [+-][0-9]{4}; (Source token: |Destination token id: |Job id: |Dest url: |bytes: |Transfer accepted|Transfer finished successfully|Non recoverable error: |Requesting source token refresh: |Successfully refreshed access token for destination: )?\\PC{0,40}") {
+            let context = Context::default();
+            let _ = crate::stream::parse_text(&text, Some("fts-transfer"), context.clone()).unwrap();
+            let _ = crate::stream::parse_text(&text, None, context).unwrap();
+        }
+    }
 }

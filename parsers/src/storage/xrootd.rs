@@ -55,6 +55,11 @@ pub static FORMAT: Format = Format {
 /// identity: the token is validated while the request is handled, in the same second or so.
 pub const TIE_WINDOW_MS: i64 = 2_000;
 
+/// Sessions kept at most; beyond it, sessions silent for a day are dropped (their disconnect
+/// was lost, e.g. the log started after the login), so that a long stream stays bounded.
+const MAX_SESSIONS: usize = 100_000;
+const SESSION_IDLE_MS: i64 = 24 * 3600 * 1000;
+
 /// Component tags (the PREFIX of §1.2) whose lines are XRootD's.
 const COMPONENTS: &[&str] = &[
     "Xrootd",
@@ -193,6 +198,8 @@ struct OpenFile {
 #[derive(Debug, Default)]
 struct Session {
     identity: Identity,
+    /// Time of the session's last line (for evicting sessions whose disconnect never came).
+    last_seen: Option<Timestamp>,
     /// Open files by handle number (XRootD hands out the lowest free handle).
     handles: Vec<Option<OpenFile>>,
     /// `ofs_open` seen per path: (write, time).
@@ -388,11 +395,30 @@ impl Parser {
             }
             _ => None,
         };
+        if self.sessions.len() >= MAX_SESSIONS && !self.sessions.contains_key(tident.text) {
+            self.evict_idle(time);
+        }
         let session = self.sessions.entry(tident.text.to_string()).or_default();
+        if time.is_some() {
+            session.last_seen = time;
+        }
         if let Some(token) = token {
             session.identity.merge_token(&token.identity);
         }
         session
+    }
+
+    fn evict_idle(&mut self, now: Option<Timestamp>) {
+        if let Some(now) = now {
+            self.sessions.retain(|_, session| {
+                session
+                    .last_seen
+                    .is_some_and(|seen| now.millis() - seen.millis() < SESSION_IDLE_MS)
+            });
+        }
+        if self.sessions.len() >= MAX_SESSIONS {
+            self.sessions.clear();
+        }
     }
 
     fn thread_identity(&self, thread: &str, time: Option<Timestamp>) -> Option<Identity> {
@@ -1348,5 +1374,15 @@ mod tests {
         );
         assert_eq!(parser.feed(&line, &mut out), Feed::NotMine);
         assert!(out.is_empty());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn never_panics_on_near_miss_lines(text in "(240612 14:03:22(\\.[0-9]{0,7})? [0-9]{3,8} )?([a-z0-9]{1,6}\\.[0-9]{1,5}:[0-9]{1,3}@[a-z0-9.:\\[\\]]{1,12} )?(XrootdXeq|scitokens_Access|acc_Audit|TPC_PullRequest|Xrootd_Protocol|ofs_open|ofs_close)?:? ?(login as |disc |open r |fh=0 close rc=|rc=0 mv |New valid token |Grant authorization based on scopes for |event=)?\\PC{0,60}") {
+            let context = Context::default();
+            let _ = crate::stream::parse_text(&text, Some("xrootd"), context.clone()).unwrap();
+            let _ = crate::stream::parse_text(&text, None, context).unwrap();
+        }
     }
 }
