@@ -6,11 +6,14 @@ pub mod dcache_billing_json;
 pub mod eos_audit;
 pub mod eos_log;
 pub mod eos_report;
+pub mod fts_line;
 pub mod fts_token;
 pub mod fts_transfer;
 pub mod storm_access;
 pub mod storm_server;
 pub mod xrootd;
+pub mod xrootd_stamp;
+pub mod xrootd_tident;
 
 use crate::parser::Format;
 
