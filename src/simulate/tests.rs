@@ -275,3 +275,38 @@ fn every_iam_line_has_the_documented_prefix_and_valid_json() {
         }
     }
 }
+
+/// Throughput check, not run by default:
+/// `TOKENTRAIL_SIM_SCALE=20 cargo test -p tokentrail --lib simulate::tests::throughput -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn throughput() {
+    let scale: f64 = std::env::var("TOKENTRAIL_SIM_SCALE")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(20.0);
+    let dir = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let summary = run(&Options {
+        out: dir.path().to_path_buf(),
+        seed: 1,
+        users: 20,
+        days: 1,
+        scale,
+        ..Options::default()
+    })
+    .unwrap();
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "scale {scale}: {summary:?} in {seconds:.2} s = {:.1} MB/s",
+        summary.bytes as f64 / 1e6 / seconds
+    );
+}
+
+#[test]
+#[ignore]
+fn write_sample_site() {
+    let out = std::env::var("TOKENTRAIL_SIM_OUT").unwrap_or_else(|_| "/tmp/tt-sim".into());
+    let summary = run(&options(Path::new(&out), 42)).unwrap();
+    println!("{summary:?}");
+}
