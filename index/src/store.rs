@@ -37,6 +37,9 @@ pub struct SourceCheckpoint {
     pub end: u64,
     /// Size of the file on disk when `end` was reached (compressed size for `.gz`).
     pub file_size: u64,
+    /// The whole stream was read (up to `file_size`).
+    #[serde(default)]
+    pub complete: bool,
 }
 
 /// Checkpoints stored with each commit, so index content and read positions move together.

@@ -562,6 +562,7 @@ mod tests {
                 prefix_len: 10,
                 end: 42,
                 file_size: 42,
+                complete: true,
             },
         );
         sink.commit(&checkpoints).unwrap();

@@ -1,0 +1,289 @@
+//! The command line: flags (clap derive) and one function per subcommand.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result};
+use clap::{Args, Parser, Subcommand};
+use tokentrail_index::{EventStore, Order, TantivyStore};
+use tokentrail_parsers::time::{parse_loose_utc, Zone};
+use tokentrail_parsers::Timestamp;
+
+use crate::ingest::{self, IngestOptions};
+use crate::output::{self, OutputFormat};
+
+/// Follow bearer tokens through a WLCG grid site's logs.
+#[derive(Debug, Parser)]
+#[command(name = "tokentrail", version, about, long_about = None)]
+pub struct Cli {
+    /// Data directory holding the store.
+    #[arg(
+        long,
+        global = true,
+        env = "TOKENTRAIL_DATA",
+        default_value = "./tokentrail-data"
+    )]
+    pub data: PathBuf,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read log files (plain, .gz, directories) into the store; idempotent.
+    Ingest(IngestArgs),
+    /// Search stored events with the field query language.
+    Search(SearchArgs),
+    /// Write a synthetic grid site with ground truth (for demos, tests and benchmarks).
+    Simulate(SimulateArgs),
+    /// List the log formats tokentrail reads.
+    Formats,
+}
+
+/// `tokentrail ingest`.
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Files or directories to read (directories recursively; .gz read transparently).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Read every line as this format instead of detecting it (see `tokentrail formats`).
+    #[arg(long, env = "TOKENTRAIL_FORMAT")]
+    pub format: Option<String>,
+    /// Zone of times the logs print without one: IANA name, UTC, local or +hh:mm.
+    #[arg(long, env = "TOKENTRAIL_TZ", default_value = "local")]
+    pub tz: String,
+    /// Year of lines that print none (default: from the rotated file name or its mtime).
+    #[arg(long)]
+    pub year: Option<i32>,
+    /// Host that wrote these logs (default: a host-named directory in the path, or the
+    /// syslog prefix).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// dCache OP alias to issuer URL, e.g. `wlcg=https://wlcg.cloud.cnaf.infn.it/` (repeat).
+    #[arg(long = "issuer-alias", value_name = "ALIAS=URL")]
+    pub issuer_alias: Vec<String>,
+    /// Lines longer than this many bytes are cut (and counted).
+    #[arg(long, default_value_t = crate::input::DEFAULT_MAX_LINE_BYTES)]
+    pub max_line_bytes: usize,
+    /// Parser threads (default: the number of cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Print the counts as JSON instead of a table.
+    #[arg(long, value_enum, default_value = "table")]
+    pub output: OutputFormat,
+}
+
+/// `tokentrail search`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Query: `field:value` terms (`jti:…`, `sub:…`, `client_ip:…`, `path:/store/*`), free
+    /// text, `-` to negate, `OR` between alternatives.
+    #[arg(default_value = "")]
+    pub query: String,
+    /// Only events at or after this time (RFC 3339, `YYYY-MM-DD[ HH:MM[:SS]]` UTC, epoch).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Only events before this time.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// At most this many events (newest first).
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: OutputFormat,
+}
+
+/// `tokentrail simulate`.
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Directory to write the site's logs and truth.json into.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Seed: the same seed writes the same site.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Number of users of the VO.
+    #[arg(long, default_value_t = 20)]
+    pub users: usize,
+    /// Number of days.
+    #[arg(long, default_value_t = 2)]
+    pub days: u32,
+    /// Activity multiplier (1 = a small site; larger for benchmark corpora).
+    #[arg(long, default_value_t = 1.0)]
+    pub scale: f64,
+    /// First day (UTC).
+    #[arg(long, default_value = "2025-03-10")]
+    pub start: String,
+}
+
+/// Parses `--from`/`--to`.
+pub fn parse_time_flag(name: &str, value: &Option<String>) -> Result<Option<Timestamp>> {
+    match value {
+        None => Ok(None),
+        Some(text) => parse_loose_utc(text).map(Some).ok_or_else(|| {
+            anyhow::anyhow!(
+                "--{name} {text:?} is not a time: use RFC 3339, YYYY-MM-DD[ HH:MM[:SS]] (UTC) or epoch seconds"
+            )
+        }),
+    }
+}
+
+/// Parses `ALIAS=URL` pairs.
+pub fn parse_aliases(pairs: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut aliases = BTreeMap::new();
+    for pair in pairs {
+        let (alias, url) = pair
+            .split_once('=')
+            .filter(|(alias, url)| !alias.is_empty() && !url.is_empty())
+            .ok_or_else(|| anyhow::anyhow!("--issuer-alias {pair:?} is not ALIAS=URL"))?;
+        aliases.insert(alias.to_string(), url.to_string());
+    }
+    Ok(aliases)
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Ingest(args) => run_ingest(&cli.data, args),
+        Command::Search(args) => run_search(&cli.data, args),
+        Command::Simulate(args) => run_simulate(args),
+        Command::Formats => run_formats(),
+    }
+}
+
+fn open_store(data: &PathBuf) -> Result<TantivyStore> {
+    TantivyStore::open(data).with_context(|| format!("while opening the store in {}", data.display()))
+}
+
+fn run_ingest(data: &PathBuf, args: IngestArgs) -> Result<()> {
+    let zone: Zone = args.tz.parse().map_err(|error: String| anyhow::anyhow!(error))?;
+    let store = open_store(data)?;
+    let mut options = IngestOptions {
+        paths: args.paths,
+        format: args.format,
+        zone,
+        year: args.year,
+        host: args.host,
+        issuer_aliases: parse_aliases(&args.issuer_alias)?,
+        max_line_bytes: args.max_line_bytes,
+        progress: ingest::progress_wanted(),
+        ..IngestOptions::default()
+    };
+    if let Some(threads) = args.threads {
+        options.threads = threads;
+    }
+    let report = ingest::ingest(&store, options)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match args.output {
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &report)?;
+            writeln!(out)?;
+        }
+        _ => {
+            writeln!(
+                out,
+                "{:<26} {:>10} {:>10} {:>9} {:>7} {:>10}",
+                "FORMAT", "LINES", "PARSED", "KEPT_RAW", "ERRORS", "EVENTS"
+            )?;
+            for (format, counts) in &report.stats.formats {
+                writeln!(
+                    out,
+                    "{:<26} {:>10} {:>10} {:>9} {:>7} {:>10}",
+                    format, counts.lines, counts.parsed, counts.raw, counts.errors, counts.events
+                )?;
+            }
+            let stats = &report.stats;
+            writeln!(
+                out,
+                "{} files, {:.1} MB, {} lines ({} invalid UTF-8, {} cut at {} bytes, {} empty) → {} events added, {} already stored, {} unchanged files skipped, in {:.1}s",
+                stats.files,
+                stats.bytes as f64 / 1e6,
+                stats.lines(),
+                stats.invalid_utf8,
+                stats.truncated,
+                args.max_line_bytes,
+                stats.empty,
+                report.added,
+                report.already_present,
+                report.unchanged_files,
+                report.seconds
+            )?;
+            for (file, error) in &report.failed_files {
+                writeln!(out, "not read: {file}: {error}")?;
+            }
+        }
+    }
+    if !report.failed_files.is_empty() {
+        anyhow::bail!("{} file(s) could not be read", report.failed_files.len());
+    }
+    Ok(())
+}
+
+fn run_search(data: &PathBuf, args: SearchArgs) -> Result<()> {
+    let query = tokentrail_index::parse_query(&args.query)?;
+    let from = parse_time_flag("from", &args.from)?;
+    let to = parse_time_flag("to", &args.to)?;
+    let store = open_store(data)?;
+    let hits = store.search(&query.within(from, to), args.limit, Order::NewestFirst)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match args.format {
+        OutputFormat::Json => {
+            serde_json::to_writer(
+                &mut out,
+                &serde_json::json!({"events": hits.events, "total": hits.total}),
+            )?;
+            writeln!(out)?;
+        }
+        OutputFormat::Csv => output::write_csv(&mut out, &hits.events, &[])?,
+        OutputFormat::Table => {
+            output::write_table(&mut out, &hits.events)?;
+            writeln!(out, "{} of {} matching events", hits.events.len(), hits.total)?;
+        }
+    }
+    Ok(())
+}
+
+fn run_simulate(args: SimulateArgs) -> Result<()> {
+    let start = chrono::NaiveDate::parse_from_str(&args.start, "%Y-%m-%d")
+        .with_context(|| format!("--start {:?} is not YYYY-MM-DD", args.start))?;
+    let options = crate::simulate::Options {
+        out: args.out.clone(),
+        seed: args.seed,
+        users: args.users,
+        days: args.days,
+        start,
+        scale: args.scale,
+    };
+    let summary = crate::simulate::run(&options)?;
+    println!(
+        "wrote {} files, {:.1} MB, {} lines for {} identities into {} (ground truth: {}/truth.json)",
+        summary.files,
+        summary.bytes as f64 / 1e6,
+        summary.lines,
+        summary.identities,
+        args.out.display(),
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn run_formats() -> Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for format in tokentrail_parsers::registry::all() {
+        writeln!(
+            out,
+            "{:<26} {:<9} {}",
+            format.id,
+            format.service.as_str(),
+            format.summary
+        )?;
+    }
+    Ok(())
+}

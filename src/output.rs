@@ -1,0 +1,223 @@
+//! Printing events as a table, JSON or CSV (`--format table|json|csv`).
+
+use std::io::{self, Write};
+
+use tokentrail_parsers::Event;
+
+/// Output format of commands that print results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+/// Quotes a CSV cell when needed (RFC 4180). Cells starting with `=`, `+`, `-` or `@` are
+/// prefixed with `'` so that a spreadsheet never evaluates log content as a formula.
+pub fn csv_cell(value: &str) -> String {
+    let guarded = if value.starts_with(['=', '+', '-', '@']) {
+        format!("'{value}")
+    } else {
+        value.to_string()
+    };
+    if guarded.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", guarded.replace('"', "\"\""))
+    } else {
+        guarded
+    }
+}
+
+/// The CSV columns of an event (section 3 of DESIGN.md, lists joined by spaces, origin split).
+pub const CSV_COLUMNS: &[&str] = &[
+    "id",
+    "time",
+    "source",
+    "service",
+    "host",
+    "action",
+    "outcome",
+    "status",
+    "iss",
+    "sub",
+    "jti",
+    "client_id",
+    "username",
+    "local_user",
+    "groups",
+    "scopes",
+    "aud",
+    "token_iat",
+    "token_exp",
+    "grant_type",
+    "parent_jti",
+    "job_id",
+    "batch_job_id",
+    "worker_node",
+    "path",
+    "bytes",
+    "duration_ms",
+    "protocol",
+    "client_ip",
+    "client_host",
+    "transfer_id",
+    "session_id",
+    "origin_file",
+    "origin_line",
+    "origin_offset",
+    "raw",
+];
+
+/// The CSV cells of one event, in [`CSV_COLUMNS`] order.
+pub fn csv_values(event: &Event) -> Vec<String> {
+    let time = |t: Option<tokentrail_parsers::Timestamp>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
+    let number = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_default();
+    vec![
+        event.id.clone(),
+        time(event.time),
+        event.source.clone(),
+        event.service.clone(),
+        event.host.clone(),
+        event.action.clone(),
+        event.outcome.clone(),
+        event.status.clone(),
+        event.iss.clone(),
+        event.sub.clone(),
+        event.jti.clone(),
+        event.client_id.clone(),
+        event.username.clone(),
+        event.local_user.clone(),
+        event.groups.join(" "),
+        event.scopes.join(" "),
+        event.aud.join(" "),
+        time(event.token_iat),
+        time(event.token_exp),
+        event.grant_type.clone(),
+        event.parent_jti.clone(),
+        event.job_id.clone(),
+        event.batch_job_id.clone(),
+        event.worker_node.clone(),
+        event.path.clone(),
+        number(event.bytes),
+        number(event.duration_ms),
+        event.protocol.clone(),
+        event.client_ip.clone(),
+        event.client_host.clone(),
+        event.transfer_id.clone(),
+        event.session_id.clone(),
+        event.origin.file.clone(),
+        event.origin.line.to_string(),
+        event.origin.offset.to_string(),
+        event.raw.clone(),
+    ]
+}
+
+/// Writes a CSV header and rows; `extra` adds columns (name, value per event).
+pub fn write_csv(
+    out: &mut dyn Write,
+    events: &[Event],
+    extra: &[(&str, Vec<String>)],
+) -> io::Result<()> {
+    let mut header: Vec<String> = CSV_COLUMNS.iter().map(|c| c.to_string()).collect();
+    header.extend(extra.iter().map(|(name, _)| name.to_string()));
+    writeln!(out, "{}", header.join(","))?;
+    for (index, event) in events.iter().enumerate() {
+        let mut cells: Vec<String> = csv_values(event).iter().map(|v| csv_cell(v)).collect();
+        for (_, values) in extra {
+            cells.push(csv_cell(values.get(index).map(String::as_str).unwrap_or("")));
+        }
+        writeln!(out, "{}", cells.join(","))?;
+    }
+    Ok(())
+}
+
+/// Control characters shown in a terminal could rewrite the screen: print them escaped.
+pub fn terminal_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+fn clip(text: &str, width: usize) -> String {
+    let safe = terminal_safe(text);
+    if safe.chars().count() <= width {
+        return safe;
+    }
+    let mut clipped: String = safe.chars().take(width.saturating_sub(1)).collect();
+    clipped.push('…');
+    clipped
+}
+
+/// What an event is about, in a few words: its path, job, or client.
+pub fn subject_of(event: &Event) -> String {
+    if !event.path.is_empty() {
+        return event.path.clone();
+    }
+    if !event.job_id.is_empty() || !event.batch_job_id.is_empty() {
+        let mut job = event.job_id.clone();
+        if !event.batch_job_id.is_empty() {
+            if !job.is_empty() {
+                job.push_str(" → ");
+            }
+            job.push_str(&event.batch_job_id);
+        }
+        if !event.worker_node.is_empty() {
+            job.push_str(" @ ");
+            job.push_str(&event.worker_node);
+        }
+        return job;
+    }
+    if !event.client_id.is_empty() {
+        return format!("client {}", event.client_id);
+    }
+    String::new()
+}
+
+/// Writes events as an aligned table, one line each.
+pub fn write_table(out: &mut dyn Write, events: &[Event]) -> io::Result<()> {
+    writeln!(
+        out,
+        "{:<24} {:<20} {:<16} {:<4} {:<36} {:<38} {:<15} {:<40} ORIGIN",
+        "TIME", "SOURCE", "ACTION", "OK", "SUB", "JTI", "CLIENT_IP", "WHAT"
+    )?;
+    for event in events {
+        writeln!(
+            out,
+            "{:<24} {:<20} {:<16} {:<4} {:<36} {:<38} {:<15} {:<40} {}:{}",
+            event.time.map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into()),
+            clip(&event.source, 20),
+            clip(&event.action, 16),
+            clip(&event.outcome, 4),
+            clip(&event.sub, 36),
+            clip(&event.jti, 38),
+            clip(&event.client_ip, 15),
+            clip(&subject_of(event), 40),
+            terminal_safe(&event.origin.file),
+            event.origin.line
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_are_quoted_and_formula_guarded() {
+        assert_eq!(csv_cell("plain"), "plain");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_cell("=cmd()"), "'=cmd()");
+    }
+
+    #[test]
+    fn terminal_output_escapes_control_characters() {
+        assert_eq!(terminal_safe("a\u{1b}[2Jb\n"), "a\\u{1b}[2Jb\\n");
+    }
+}
