@@ -10,6 +10,7 @@ pub mod htcondor_eventlog;
 pub mod htcondor_gridmanager;
 pub mod htcondor_history;
 pub mod htcondor_jobrouter;
+pub mod htcondor_log;
 pub mod htcondor_schedlog;
 pub mod htcondor_shadowlog;
 
