@@ -4,6 +4,7 @@ pub mod arc_arex;
 pub mod arc_diag;
 pub mod arc_jobs;
 pub mod arc_local;
+pub mod blahp_accounting;
 pub mod htcondor_audit;
 pub mod htcondor_audit_payload;
 pub mod htcondor_eventlog;
@@ -25,6 +26,7 @@ pub fn formats() -> Vec<&'static Format> {
         &htcondor_gridmanager::FORMAT,
         &htcondor_shadowlog::FORMAT,
         &htcondor_audit_payload::FORMAT,
+        &blahp_accounting::FORMAT,
         &htcondor_history::FORMAT,
         &htcondor_eventlog::FORMAT,
         &arc_jobs::FORMAT,
