@@ -5,6 +5,7 @@ pub mod arc_arex;
 pub mod arc_diag;
 pub mod arc_jobs;
 pub mod arc_local;
+pub mod blahp_accounting;
 pub mod classad;
 pub mod htcondor_audit;
 pub mod htcondor_audit_payload;
@@ -12,6 +13,7 @@ pub mod htcondor_eventlog;
 pub mod htcondor_gridmanager;
 pub mod htcondor_history;
 pub mod htcondor_jobrouter;
+pub mod htcondor_log;
 pub mod htcondor_schedlog;
 pub mod htcondor_shadowlog;
 
@@ -26,6 +28,7 @@ pub fn formats() -> Vec<&'static Format> {
         &htcondor_gridmanager::FORMAT,
         &htcondor_shadowlog::FORMAT,
         &htcondor_audit_payload::FORMAT,
+        &blahp_accounting::FORMAT,
         &htcondor_history::FORMAT,
         &htcondor_eventlog::FORMAT,
         &arc_jobs::FORMAT,
