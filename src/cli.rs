@@ -156,11 +156,15 @@ pub fn run(cli: Cli) -> Result<()> {
 }
 
 fn open_store(data: &PathBuf) -> Result<TantivyStore> {
-    TantivyStore::open(data).with_context(|| format!("while opening the store in {}", data.display()))
+    TantivyStore::open(data)
+        .with_context(|| format!("while opening the store in {}", data.display()))
 }
 
 fn run_ingest(data: &PathBuf, args: IngestArgs) -> Result<()> {
-    let zone: Zone = args.tz.parse().map_err(|error: String| anyhow::anyhow!(error))?;
+    let zone: Zone = args
+        .tz
+        .parse()
+        .map_err(|error: String| anyhow::anyhow!(error))?;
     let store = open_store(data)?;
     let mut options = IngestOptions {
         paths: args.paths,
@@ -243,7 +247,12 @@ fn run_search(data: &PathBuf, args: SearchArgs) -> Result<()> {
         OutputFormat::Csv => output::write_csv(&mut out, &hits.events, &[])?,
         OutputFormat::Table => {
             output::write_table(&mut out, &hits.events)?;
-            writeln!(out, "{} of {} matching events", hits.events.len(), hits.total)?;
+            writeln!(
+                out,
+                "{} of {} matching events",
+                hits.events.len(),
+                hits.total
+            )?;
         }
     }
     Ok(())

@@ -130,7 +130,9 @@ fn identify(prefix: &[u8], checkpoints: &Checkpoints) -> Known {
         .sources
         .values()
         .map(|source| source.prefix_len)
-        .filter(|length| (*length as usize) < prefix.len() && (*length as usize) < FINGERPRINT_BYTES)
+        .filter(|length| {
+            (*length as usize) < prefix.len() && (*length as usize) < FINGERPRINT_BYTES
+        })
         .collect();
     for length in shorter {
         let candidate = fingerprint_of(&prefix[..length as usize]);
@@ -210,7 +212,9 @@ pub fn ingest(store: &TantivyStore, options: IngestOptions) -> Result<IngestRepo
     }
     drop(sender);
 
-    let progress = options.progress.then(|| spawn_progress(Arc::clone(&shared), total_bytes));
+    let progress = options
+        .progress
+        .then(|| spawn_progress(Arc::clone(&shared), total_bytes));
     let written = write_all(&mut sink, receiver, checkpoints, options.commit_every);
     for worker in workers {
         let _ = worker.join();
@@ -253,7 +257,10 @@ fn write_all(
         } = message;
         for event in &events {
             let check = event.origin.offset < check_below;
-            if sink.add(event, check).context("while adding events to the store")? {
+            if sink
+                .add(event, check)
+                .context("while adding events to the store")?
+            {
                 added += 1;
                 since_commit += 1;
             } else {
@@ -309,7 +316,11 @@ fn read_file(file: &InputFile, shared: &Shared, sender: &SyncSender<Message>) ->
         file_name: input::hint_name(&file.path),
         issuer_aliases: Arc::new(options.issuer_aliases.clone()),
     };
-    let mut stream = StreamParser::new(context, options.format.as_deref(), known.fingerprint.clone())?;
+    let mut stream = StreamParser::new(
+        context,
+        options.format.as_deref(),
+        known.fingerprint.clone(),
+    )?;
     let mut reader = LineReader::new(opened.reader, options.max_line_bytes);
     let mut line = Vec::with_capacity(4096);
     let mut events = Vec::with_capacity(BATCH_EVENTS);

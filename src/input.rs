@@ -36,12 +36,19 @@ pub fn discover(paths: &[PathBuf]) -> io::Result<Vec<InputFile>> {
     let mut files = Vec::new();
     for path in paths {
         let metadata = std::fs::metadata(path).map_err(|error| {
-            io::Error::new(error.kind(), format!("cannot read {}: {error}", path.display()))
+            io::Error::new(
+                error.kind(),
+                format!("cannot read {}: {error}", path.display()),
+            )
         })?;
         if metadata.is_dir() {
             walk(path, &path.display().to_string(), &mut files)?;
         } else {
-            files.push(input_file(path.clone(), path.display().to_string(), metadata.len()));
+            files.push(input_file(
+                path.clone(),
+                path.display().to_string(),
+                metadata.len(),
+            ));
         }
     }
     Ok(files)
@@ -142,7 +149,9 @@ pub fn reference_date(file: &InputFile) -> Option<NaiveDate> {
     if let Some(date) = tokentrail_parsers::time::date_from_file_name(&name) {
         return Some(date);
     }
-    let modified = std::fs::metadata(&file.path).and_then(|m| m.modified()).ok()?;
+    let modified = std::fs::metadata(&file.path)
+        .and_then(|m| m.modified())
+        .ok()?;
     Some(DateTime::<Local>::from(modified).date_naive())
 }
 
@@ -169,8 +178,12 @@ pub struct Opened {
 
 /// Opens a file, decompressing gzip (detected by magic bytes) transparently.
 pub fn open(path: &Path, counter: Arc<AtomicU64>) -> io::Result<Opened> {
-    let file = File::open(path)
-        .map_err(|error| io::Error::new(error.kind(), format!("cannot open {}: {error}", path.display())))?;
+    let file = File::open(path).map_err(|error| {
+        io::Error::new(
+            error.kind(),
+            format!("cannot open {}: {error}", path.display()),
+        )
+    })?;
     let mut buffered = BufReader::with_capacity(
         256 << 10,
         CountingReader {
@@ -190,7 +203,10 @@ pub fn open(path: &Path, counter: Arc<AtomicU64>) -> io::Result<Opened> {
         .take(FINGERPRINT_BYTES as u64)
         .read_to_end(&mut prefix)
         .map_err(|error| {
-            io::Error::new(error.kind(), format!("cannot read {}: {error}", path.display()))
+            io::Error::new(
+                error.kind(),
+                format!("cannot read {}: {error}", path.display()),
+            )
         })?;
     let reader: Box<dyn Read + Send> = Box::new(Cursor::new(prefix.clone()).chain(reader));
     Ok(Opened {
@@ -341,7 +357,10 @@ mod tests {
         );
         assert_eq!(host_from_path("logs/2024.06.12/x.log"), None);
         assert_eq!(host_from_path("ce01.example.org"), None);
-        assert_eq!(host_from_path("a/xrd01.example.org__se01.example.org/f"), None);
+        assert_eq!(
+            host_from_path("a/xrd01.example.org__se01.example.org/f"),
+            None
+        );
     }
 
     #[test]
@@ -354,7 +373,10 @@ mod tests {
         let files = discover(&[dir.path().to_path_buf()]).unwrap();
         let names: Vec<_> = files.iter().map(|f| f.display.clone()).collect();
         let root = dir.path().display().to_string();
-        assert_eq!(names, vec![format!("{root}/a.log"), format!("{root}/b/c/z.log")]);
+        assert_eq!(
+            names,
+            vec![format!("{root}/a.log"), format!("{root}/b/c/z.log")]
+        );
         assert!(discover(&[dir.path().join("missing")]).is_err());
     }
 

@@ -69,7 +69,8 @@ pub const CSV_COLUMNS: &[&str] = &[
 
 /// The CSV cells of one event, in [`CSV_COLUMNS`] order.
 pub fn csv_values(event: &Event) -> Vec<String> {
-    let time = |t: Option<tokentrail_parsers::Timestamp>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
+    let time =
+        |t: Option<tokentrail_parsers::Timestamp>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
     let number = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_default();
     vec![
         event.id.clone(),
@@ -123,7 +124,9 @@ pub fn write_csv(
     for (index, event) in events.iter().enumerate() {
         let mut cells: Vec<String> = csv_values(event).iter().map(|v| csv_cell(v)).collect();
         for (_, values) in extra {
-            cells.push(csv_cell(values.get(index).map(String::as_str).unwrap_or("")));
+            cells.push(csv_cell(
+                values.get(index).map(String::as_str).unwrap_or(""),
+            ));
         }
         writeln!(out, "{}", cells.join(","))?;
     }
@@ -189,7 +192,10 @@ pub fn write_table(out: &mut dyn Write, events: &[Event]) -> io::Result<()> {
         writeln!(
             out,
             "{:<24} {:<20} {:<16} {:<4} {:<36} {:<38} {:<15} {:<40} {}:{}",
-            event.time.map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into()),
+            event
+                .time
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_else(|| "-".into()),
             clip(&event.source, 20),
             clip(&event.action, 16),
             clip(&event.outcome, 4),

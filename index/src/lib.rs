@@ -4,12 +4,14 @@
 pub mod query;
 pub mod store;
 mod tantivy_store;
+pub mod trace;
 
 use std::path::PathBuf;
 
 pub use query::{parse as parse_query, Query, QueryError};
 pub use store::{Checkpoints, EventSink, EventStore, Hits, Order, SourceCheckpoint};
 pub use tantivy_store::{TantivySink, TantivyStore};
+pub use trace::{trace, Seed, TraceAnswer, TraceRequest};
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]

@@ -495,7 +495,11 @@ mod tests {
         let line = r#"{"accessor":"Lk3abcdefghij","data":{"id":"hvs.CAESIabcdefghijkl"},"x":"bearer: opaquetoken12345"}"#;
         let redacted = redact(line);
         for secret in ["Lk3abcdefghij", "hvs.CAESI", "opaquetoken12345"] {
-            assert!(!redacted.text.contains(secret), "{secret} survived: {}", redacted.text);
+            assert!(
+                !redacted.text.contains(secret),
+                "{secret} survived: {}",
+                redacted.text
+            );
         }
     }
 

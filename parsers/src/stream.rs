@@ -10,7 +10,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::event::{Event, Service};
-use crate::jwt::{self, FoundToken};
+use crate::jwt;
 use crate::parser::{Context, Feed, Format, Line, LineParser};
 use crate::registry;
 use crate::time;
@@ -129,7 +129,13 @@ pub struct StreamParser {
     /// Events already emitted per origin offset, so that two events of one line get distinct ids.
     last_offset: Option<u64>,
     index_at_offset: usize,
+    /// Claims of JWTs found on recent lines, by line offset, for events a parser emits after
+    /// the line they originate from (multi-line records, held records).
+    recent_claims: std::collections::VecDeque<(u64, jwt::Claims)>,
 }
+
+/// How many recent lines' token claims are remembered for late events.
+const RECENT_CLAIMS: usize = 256;
 
 /// `--format` named an id no parser has.
 #[derive(Debug, thiserror::Error)]
@@ -158,6 +164,7 @@ impl StreamParser {
             pending: Vec::new(),
             last_offset: None,
             index_at_offset: 0,
+            recent_claims: std::collections::VecDeque::new(),
         })
     }
 
@@ -206,6 +213,17 @@ impl StreamParser {
             return;
         }
         let redacted = jwt::redact(&decoded);
+        if let Some(claims) = redacted
+            .tokens
+            .iter()
+            .find_map(|token| token.claims.as_ref())
+        {
+            if self.recent_claims.len() == RECENT_CLAIMS {
+                self.recent_claims.pop_front();
+            }
+            self.recent_claims
+                .push_back((raw_line.offset, claims.clone()));
+        }
         let raw_text: &str = &redacted.text;
         let unwrapped = unwrap::unwrap(raw_text, &self.context.time);
         let line = Line {
@@ -254,7 +272,7 @@ impl StreamParser {
             }
             self.pending.push(event);
         }
-        self.finish_events(start, &line, &redacted.tokens, out);
+        self.finish_events(start, &line, out);
     }
 
     fn dispatch(&mut self, line: &Line<'_>, out: &mut Vec<Event>) -> (&'static str, Feed) {
@@ -298,14 +316,7 @@ impl StreamParser {
     }
 
     /// Completes the events pushed since `start` and moves them to `out`.
-    fn finish_events(
-        &mut self,
-        start: usize,
-        line: &Line<'_>,
-        tokens: &[FoundToken],
-        out: &mut Vec<Event>,
-    ) {
-        let claims = tokens.iter().find_map(|token| token.claims.as_ref());
+    fn finish_events(&mut self, start: usize, line: &Line<'_>, out: &mut Vec<Event>) {
         let events: Vec<Event> = self.pending.drain(start..).collect();
         for mut event in events {
             if event.origin.line == 0 {
@@ -314,11 +325,7 @@ impl StreamParser {
             if event.raw.is_empty() {
                 event.raw = line.raw.to_string();
             }
-            if event.origin.line == line.number {
-                if let Some(claims) = claims {
-                    claims.fill(&mut event);
-                }
-            }
+            self.fill_claims(&mut event);
             if event.host.is_empty() {
                 if let Some(host) = line.prefix_host {
                     event.host = host.to_string();
@@ -328,6 +335,17 @@ impl StreamParser {
             }
             self.complete(&mut event);
             out.push(event);
+        }
+    }
+
+    fn fill_claims(&self, event: &mut Event) {
+        if let Some((_, claims)) = self
+            .recent_claims
+            .iter()
+            .rev()
+            .find(|(offset, _)| *offset == event.origin.offset)
+        {
+            claims.fill(event);
         }
     }
 
@@ -355,6 +373,7 @@ impl StreamParser {
             slot.parser.finish(&mut flushed);
         }
         for mut event in flushed {
+            self.fill_claims(&mut event);
             if event.host.is_empty() {
                 event.host = self.context.host.clone();
             }

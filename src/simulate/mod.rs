@@ -82,6 +82,10 @@ pub struct Summary {
     pub identities: usize,
 }
 
+/// Sub-directory of `--out` that holds the logs (one directory per host); `truth.json`
+/// stands beside it, so `tokentrail ingest OUT/logs` reads logs only.
+pub const LOGS_DIR: &str = "logs";
+
 /// Writes the simulated site under `options.out`; returns what was written.
 pub fn run(options: &Options) -> anyhow::Result<Summary> {
     if options.users == 0 || options.days == 0 {
@@ -294,7 +298,7 @@ enum Op {
 impl Site {
     fn new(options: &Options) -> anyhow::Result<Site> {
         let mut rng = Rng::new(options.seed);
-        let mut sink = Sink::new(&options.out)?;
+        let mut sink = Sink::new(&options.out.join(LOGS_DIR))?;
         let start = options
             .start
             .and_hms_opt(0, 0, 0)

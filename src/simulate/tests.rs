@@ -91,7 +91,7 @@ fn same_seed_gives_identical_files_and_another_seed_differs() {
         );
     }
     let c = read_tree(third.path());
-    let iam = "cms-auth.example.org/iam/iam-audit.log";
+    let iam = "logs/cms-auth.example.org/iam/iam-audit.log";
     assert_ne!(a[iam], c[iam]);
     assert!(summary.lines > 1000, "{summary:?}");
     assert_eq!(
@@ -104,7 +104,7 @@ fn same_seed_gives_identical_files_and_another_seed_differs() {
 #[test]
 fn every_truth_reference_points_at_a_matching_line() {
     let (dir, truth, summary) = site();
-    let root = dir.path();
+    let root = &dir.path().join(super::LOGS_DIR);
     let mut cache: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let identities = truth["identities"].as_array().unwrap();
     assert_eq!(
@@ -203,12 +203,16 @@ fn incident_uses_after_disable_come_from_outside_after_the_disable() {
     assert!(uses.len() >= 6, "{uses:?}");
     for reference in uses {
         let file = reference["file"].as_str().unwrap();
-        let line = &lines_of(dir.path(), file)[reference["line"].as_u64().unwrap() as usize - 1];
+        let line = &lines_of(&dir.path().join(super::LOGS_DIR), file)
+            [reference["line"].as_u64().unwrap() as usize - 1];
         assert!(line.contains(outside), "{line}");
         // Billing lines have second precision.
         assert!(line_time(line, 2025) >= disabled_at / 1000 * 1000, "{line}");
     }
-    let iam = lines_of(dir.path(), "cms-auth.example.org/iam/iam-audit.log");
+    let iam = lines_of(
+        &dir.path().join(super::LOGS_DIR),
+        "cms-auth.example.org/iam/iam-audit.log",
+    );
     let sub = incident["sub"].as_str().unwrap();
     let jti = incident["jti"].as_str().unwrap();
     assert!(iam
@@ -229,7 +233,10 @@ fn incident_uses_after_disable_come_from_outside_after_the_disable() {
 #[test]
 fn noncompliant_tokens_are_issued_in_the_iam_log() {
     let (dir, truth, _) = site();
-    let iam = lines_of(dir.path(), "cms-auth.example.org/iam/iam-audit.log");
+    let iam = lines_of(
+        &dir.path().join(super::LOGS_DIR),
+        "cms-auth.example.org/iam/iam-audit.log",
+    );
     let tokens = truth["noncompliant_tokens"].as_array().unwrap();
     let reasons: Vec<&str> = tokens
         .iter()
@@ -262,13 +269,19 @@ fn noncompliant_tokens_are_issued_in_the_iam_log() {
 #[test]
 fn every_iam_line_has_the_documented_prefix_and_valid_json() {
     let (dir, _, _) = site();
-    for line in lines_of(dir.path(), "cms-auth.example.org/iam/iam-audit.log") {
+    for line in lines_of(
+        &dir.path().join(super::LOGS_DIR),
+        "cms-auth.example.org/iam/iam-audit.log",
+    ) {
         let (prefix, json) = line.split_once(" : ").unwrap();
         assert_eq!(prefix.len(), 23 + 2 + 4 + 7 + 17 + 1 + 40, "{prefix}");
         let value: Value = serde_json::from_str(json).unwrap();
         assert!(value["@type"].is_string());
     }
-    for line in lines_of(dir.path(), "ce01.example.org/condor-ce/AuditLog") {
+    for line in lines_of(
+        &dir.path().join(super::LOGS_DIR),
+        "ce01.example.org/condor-ce/AuditLog",
+    ) {
         if let Some(rest) = line.split_once("Examining SciToken with payload ") {
             let payload = rest.1.strip_suffix('.').unwrap();
             let _: Value = serde_json::from_str(payload).unwrap();
