@@ -100,9 +100,17 @@ pub fn parse_offset_time(text: &str) -> Option<Timestamp> {
     None
 }
 
-/// Splits dCache's `<name>@<gPlazma alias>` (the alias never holds `@`, a `sub` may).
+/// Splits dCache's `<name>@<gPlazma alias>` (the alias never holds `@`, a `sub` may) into
+/// (name, alias). dCache 5.1–7.1 wrote the `OpScopedPrincipal` name as `<alias>:<name>`; that
+/// older form is read when there is no `@`.
 pub fn split_alias(value: &str) -> Option<(&str, &str)> {
-    let (name, alias) = value.rsplit_once('@')?;
+    let (name, alias) = match value.rsplit_once('@') {
+        Some(split) => split,
+        None => {
+            let (alias, name) = value.split_once(':')?;
+            (name, alias)
+        }
+    };
     if name.is_empty() || alias.is_empty() {
         return None;
     }
@@ -339,6 +347,14 @@ mod tests {
         for text in ["", "=", "a=\"", "a=\"\\", "é=ü", "==x", "k=\"\u{1f600}"] {
             let _ = netlogger_pairs(text);
         }
+    }
+
+    #[test]
+    fn op_scoped_names_split_in_new_and_old_forms() {
+        assert_eq!(split_alias("a@b@cms"), Some(("a@b", "cms")));
+        assert_eq!(split_alias("cms:6ac1"), Some(("6ac1", "cms")));
+        assert_eq!(split_alias("plain"), None);
+        assert_eq!(split_alias("@cms"), None);
     }
 
     #[test]
