@@ -423,4 +423,78 @@ mod tests {
         assert_eq!(url_path("https://se01:2880"), "/");
         assert_eq!(url_path("/cms/a?authz=x"), "/cms/a");
     }
+
+    /// Every fixture line of the dCache and StoRM formats is claimed by its own format when
+    /// detection is by content (the truncated/header lines excepted, checked per module).
+    #[test]
+    fn fixture_lines_are_detected_as_their_format() {
+        use crate::stream::parse_text;
+        let fixtures: [(&str, &str, &str); 6] = [
+            (
+                "dcache-access",
+                "webdav-se01Domain.access",
+                include_str!("../../../tests/fixtures/dcache-access/webdav-se01Domain.access"),
+            ),
+            (
+                "dcache-access",
+                "xrootd-se01Domain.access",
+                include_str!("../../../tests/fixtures/dcache-access/xrootd-se01Domain.access"),
+            ),
+            (
+                "dcache-billing",
+                "billing-2024.06.12",
+                include_str!("../../../tests/fixtures/dcache-billing/billing-2024.06.12"),
+            ),
+            (
+                "dcache-billing-json",
+                "billing-2024.06.12",
+                include_str!("../../../tests/fixtures/dcache-billing-json/billing-2024.06.12"),
+            ),
+            (
+                "storm-webdav-access",
+                "storm-webdav-server-access.log",
+                include_str!(
+                    "../../../tests/fixtures/storm-webdav-access/storm-webdav-server-access.log"
+                ),
+            ),
+            (
+                "storm-webdav-server",
+                "storm-webdav-server.log",
+                include_str!("../../../tests/fixtures/storm-webdav-server/storm-webdav-server.log"),
+            ),
+        ];
+        for (format, file_name, text) in fixtures {
+            for line in text.lines() {
+                let context = Context {
+                    file_name: file_name.to_string(),
+                    ..Context::default()
+                };
+                let (events, _) = parse_text(line, None, context).unwrap();
+                assert_eq!(events.len(), 1, "{line}");
+                assert_eq!(events[0].source, format, "{line}");
+                assert_ne!(events[0].action, "", "{line}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parsers_never_panic(
+            prefix in proptest::sample::select(vec![
+                "level=INFO ts=2024-06-12T14:03:22.497+0200 event=org.dcache.webdav.request ",
+                "level=INFO ts=2024-06-12T14:03:22.497+0200 event=org.dcache.xrootd.request ",
+                "06.12 14:03:24 [",
+                "{\"msgType\":",
+                "192.0.2.42 8443 \"",
+                "2024-06-12T12:12:05.884Z [",
+            ]),
+            tail in "\\PC{0,120}",
+        ) {
+            let line = format!("{prefix}{tail}");
+            for format in ["dcache-access", "dcache-billing", "dcache-billing-json",
+                           "storm-webdav-access", "storm-webdav-server"] {
+                let _ = crate::stream::parse_text(&line, Some(format), Context::default());
+            }
+        }
+    }
 }
