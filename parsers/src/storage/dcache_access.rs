@@ -212,6 +212,12 @@ fn fill_common(event: &mut Event, pairs: &[NetPair<'_>], context: &Context) {
     }
     if let Some(transaction) = get(pairs, "transaction") {
         event.transfer_id = transaction.to_string();
+        // Releases before `session=` was logged (2019 docs) still print the transaction.
+        if event.session_id.is_empty() {
+            if let Some(session) = common::door_session(transaction) {
+                event.session_id = session.to_string();
+            }
+        }
     }
     if let Some(duration) = get(pairs, "duration").and_then(|d| d.parse().ok()) {
         event.duration_ms = Some(duration);
@@ -611,6 +617,23 @@ level=INFO ts=2024-06-12T14:03:22.209+0200 event=org.dcache.xrootd.request sessi
         let event = &parse(line(EDGE, 6))[0];
         assert_eq!(event.action, "file.mkdir");
         assert_eq!(event.status, "201");
+    }
+
+    #[test]
+    fn old_key_order_without_session_derives_it_from_the_transaction() {
+        let event = &parse(line(EDGE, 7))[0];
+        assert_eq!(event.action, "file.write");
+        assert_eq!(event.status, "307");
+        assert_eq!(event.client_ip, "::1");
+        assert_eq!(event.time.unwrap().to_rfc3339(), "2019-08-05T07:47:49.337Z");
+        assert_eq!(
+            event.session_id,
+            "door:WebDAV-se01@dCacheDomain:AAWPWeyoBWg"
+        );
+        assert_eq!(
+            event.transfer_id,
+            "door:WebDAV-se01@dCacheDomain:AAWPWeyoBWg:1564991268926000"
+        );
     }
 
     #[test]
