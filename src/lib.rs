@@ -4,4 +4,5 @@ pub mod cli;
 pub mod ingest;
 pub mod input;
 pub mod output;
+pub mod report;
 pub mod simulate;

@@ -270,7 +270,9 @@ impl<'a> Expansion<'a> {
     fn matches_identity(&self, event: &Event) -> bool {
         match &self.identity_iss {
             None => true,
-            Some(iss) => event.iss.is_empty() || event.iss == *iss || event.iss.starts_with("alias:"),
+            Some(iss) => {
+                event.iss.is_empty() || event.iss == *iss || event.iss.starts_with("alias:")
+            }
         }
     }
 
@@ -321,7 +323,8 @@ impl<'a> Expansion<'a> {
             let at = event.time.map_or(0, |t| t.millis());
             self.next_sessions.push((event.session_id.clone(), at));
         }
-        if self.follow_identity && !event.sub.is_empty() && self.seen_subs.insert(event.sub.clone()) {
+        if self.follow_identity && !event.sub.is_empty() && self.seen_subs.insert(event.sub.clone())
+        {
             self.next_subs.push(event.sub.clone());
         }
     }
@@ -329,6 +332,13 @@ impl<'a> Expansion<'a> {
     fn expand_subs(&mut self, subs: Vec<String>) -> Result<(), Error> {
         for event in self.find_terms("sub", &subs)? {
             if self.matches_identity(&event) {
+                self.add(event, rule::SAME_IDENTITY, confidence::CERTAIN);
+            }
+        }
+        // An X.509 identity is its DN, which services log as the user name.
+        let dns: Vec<String> = subs.into_iter().filter(|sub| is_dn(sub)).collect();
+        if !dns.is_empty() {
+            for event in self.find_terms("username", &dns)? {
                 self.add(event, rule::SAME_IDENTITY, confidence::CERTAIN);
             }
         }
@@ -359,7 +369,8 @@ impl<'a> Expansion<'a> {
         for (session, at) in sessions {
             let from = Timestamp(at.saturating_sub(SESSION_WINDOW_MS));
             let to = Timestamp(at.saturating_add(SESSION_WINDOW_MS));
-            let found = self.find_within(Query::term("session_id", &session), Some(from), Some(to))?;
+            let found =
+                self.find_within(Query::term("session_id", &session), Some(from), Some(to))?;
             // A session shared by two identities is not a session of one: do not follow it.
             let subs: BTreeSet<&str> = found
                 .iter()
@@ -434,16 +445,41 @@ impl<'a> Expansion<'a> {
                 Some(Timestamp(window.start)),
                 Some(Timestamp(window.end + 1)),
             )?;
-            for event in found {
-                let is_file_operation = event.action.starts_with("file.")
-                    || event.action.starts_with("transfer.")
-                    || event.action == action::AUTHZ_DENY;
-                if !is_file_operation {
-                    continue;
+            let candidates: Vec<Event> = found
+                .into_iter()
+                .filter(|event| {
+                    let is_file_operation = event.action.starts_with("file.")
+                        || event.action.starts_with("transfer.")
+                        || event.action == action::AUTHZ_DENY;
+                    let foreign_sub = !event.sub.is_empty() && !subs.contains(&event.sub);
+                    let foreign_jti = !event.jti.is_empty() && !jtis.contains(&event.jti);
+                    is_file_operation
+                        && !foreign_sub
+                        && !foreign_jti
+                        && !self.events.contains_key(&event.id)
+                })
+                .collect();
+            // An operation whose in-service session names another identity is that identity's.
+            let sessions: Vec<String> = candidates
+                .iter()
+                .map(|event| event.session_id.clone())
+                .filter(|session| !session.is_empty())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let mut foreign_sessions = HashSet::new();
+            for chunk in sessions.chunks(TERMS_PER_QUERY) {
+                let query = Query::Or(chunk.iter().map(|s| Query::term("session_id", s)).collect());
+                let from = Timestamp(window.start.saturating_sub(SESSION_WINDOW_MS));
+                let to = Timestamp(window.end.saturating_add(SESSION_WINDOW_MS));
+                for event in self.find_within(query, Some(from), Some(to))? {
+                    if !event.sub.is_empty() && !subs.contains(&event.sub) {
+                        foreign_sessions.insert(event.session_id);
+                    }
                 }
-                let foreign_sub = !event.sub.is_empty() && !subs.contains(&event.sub);
-                let foreign_jti = !event.jti.is_empty() && !jtis.contains(&event.jti);
-                if foreign_sub || foreign_jti {
+            }
+            for event in candidates {
+                if foreign_sessions.contains(&event.session_id) {
                     continue;
                 }
                 self.add(event, rule::WORKER_NODE_WINDOW, confidence::PROBABLE);
@@ -487,6 +523,11 @@ impl<'a> Expansion<'a> {
     }
 }
 
+/// An X.509 distinguished name (`/DC=org/.../CN=Jane Roe`).
+fn is_dn(text: &str) -> bool {
+    text.starts_with('/') && text.contains("CN=")
+}
+
 /// A job id the trace may join on: qualified by a host (`host#C.P`) or an LRMS (`slurm:42`).
 fn is_joinable_job(job: &str) -> bool {
     !job.is_empty() && (job.contains('#') || job.contains(':')) && !job.starts_with('#')
@@ -506,7 +547,10 @@ pub fn trace(store: &dyn EventStore, request: &TraceRequest) -> Result<TraceAnsw
             let found = expansion.find(Query::term("username", user))?;
             for event in found {
                 let from_issuer = event.service == "issuer";
-                if from_issuer && !event.sub.is_empty() && expansion.seen_subs.insert(event.sub.clone()) {
+                if from_issuer
+                    && !event.sub.is_empty()
+                    && expansion.seen_subs.insert(event.sub.clone())
+                {
                     expansion.next_subs.push(event.sub.clone());
                 }
                 expansion.add(event, rule::ISSUER_USERNAME, confidence::CERTAIN);
@@ -590,7 +634,11 @@ fn add_account_events(expansion: &mut Expansion<'_>) -> Result<(), Error> {
             action::ACCOUNT_DISABLE | action::ACCOUNT_RESTORE | action::CLIENT_DISABLE
         );
         if administrative {
-            let rule = if event.sub.is_empty() { rule::ISSUER_CLIENT } else { rule::SAME_IDENTITY };
+            let rule = if event.sub.is_empty() {
+                rule::ISSUER_CLIENT
+            } else {
+                rule::SAME_IDENTITY
+            };
             expansion.add(event, rule, confidence::CERTAIN);
         }
     }
@@ -624,8 +672,11 @@ fn find_job(expansion: &mut Expansion<'_>, job: &str) -> Result<Vec<Event>, Erro
 fn answer(expansion: Expansion<'_>) -> TraceAnswer {
     let mut events: Vec<LinkedEvent> = expansion.events.into_values().collect();
     events.sort_by(|a, b| {
-        (a.event.time, &a.event.origin.file, a.event.origin.line)
-            .cmp(&(b.event.time, &b.event.origin.file, b.event.origin.line))
+        (a.event.time, &a.event.origin.file, a.event.origin.line).cmp(&(
+            b.event.time,
+            &b.event.origin.file,
+            b.event.origin.line,
+        ))
     });
     let certain = || {
         events
@@ -660,7 +711,10 @@ fn build_identities<'e>(events: impl Iterator<Item = &'e Event>) -> Vec<Identity
     }
     let mut identities = Vec::new();
     for (sub, (issuers, usernames)) in by_sub {
-        let real: Vec<&String> = issuers.iter().filter(|iss| !iss.starts_with("alias:")).collect();
+        let real: Vec<&String> = issuers
+            .iter()
+            .filter(|iss| !iss.starts_with("alias:"))
+            .collect();
         let chosen: Vec<String> = if real.is_empty() {
             if issuers.is_empty() {
                 vec![String::new()]
@@ -753,12 +807,21 @@ fn build_jobs<'e>(events: impl Iterator<Item = &'e Event>) -> Vec<JobOut> {
     }
     let mut jobs: BTreeMap<String, JobOut> = BTreeMap::new();
     for event in &events {
-        let key_id = if is_joinable_job(&event.job_id) { &event.job_id } else { &event.batch_job_id };
+        let key_id = if is_joinable_job(&event.job_id) {
+            &event.job_id
+        } else {
+            &event.batch_job_id
+        };
         let key = root(&mut parent, key_id);
         let job = jobs.entry(key).or_default();
         if job.job_id.is_empty() && is_joinable_job(&event.job_id) {
             job.job_id = event.job_id.clone();
-            job.ce = event.job_id.split('#').next().unwrap_or_default().to_string();
+            job.ce = event
+                .job_id
+                .split('#')
+                .next()
+                .unwrap_or_default()
+                .to_string();
         }
         if job.batch_job_id.is_empty() && is_joinable_job(&event.batch_job_id) {
             job.batch_job_id = event.batch_job_id.clone();

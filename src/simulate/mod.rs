@@ -1021,7 +1021,8 @@ impl Site {
         end
     }
 
-    /// Billing pool line (linked by the door transaction) and door line (not linked).
+    /// Billing pool line (linked by the door transaction) and the door's line for the same
+    /// transfer right after it (same door, same file: the parser joins it to the pool line).
     #[allow(clippy::too_many_arguments)]
     fn billing(
         &mut self,
@@ -1072,7 +1073,7 @@ impl Site {
         self.line(
             file,
             time + 2,
-            Tags::NONE.on_worker_node(actor.worker_node),
+            Tags::of(actor.identity).on_worker_node(actor.worker_node),
             text,
         );
     }
@@ -1200,7 +1201,9 @@ impl Site {
             "Access",
             &format!("Grant authorization based on scopes for operation={operation}, path={path}"),
         );
-        self.line(file, now + 3, Tags::NONE, text);
+        // The grant follows the token check on the same thread: the parser ties it to the
+        // token's identity.
+        self.line(file, now + 3, Tags::of(actor.identity), text);
         let tags = self.certain(actor);
         let mut text = self.buffer();
         storage::xrootd_open(&mut text, now + 4, thread, &tident, op == Op::Write, path);
