@@ -195,6 +195,8 @@ struct Expansion<'a> {
     /// Identities in the answer ("whose evidence is certain"), for the probable filter.
     follow_identity: bool,
     follow_tokens: bool,
+    /// Parent tokens (refresh / subject tokens) of tokens in the answer.
+    parents: BTreeSet<String>,
 }
 
 fn normalise_iss(iss: &str) -> String {
@@ -222,6 +224,7 @@ impl<'a> Expansion<'a> {
             next_sessions: Vec::new(),
             follow_identity: true,
             follow_tokens: true,
+            parents: BTreeSet::new(),
         }
     }
 
@@ -308,11 +311,10 @@ impl<'a> Expansion<'a> {
         if self.follow_tokens && !event.jti.is_empty() && self.seen_jtis.insert(event.jti.clone()) {
             self.next_jtis.push(event.jti.clone());
         }
-        if self.follow_tokens
-            && !event.parent_jti.is_empty()
-            && self.seen_jtis.insert(event.parent_jti.clone())
-        {
-            self.next_jtis.push(event.parent_jti.clone());
+        if self.follow_tokens && !event.parent_jti.is_empty() {
+            // The parent is shown (which refresh token to revoke) but not followed: its other
+            // children are siblings, not uses of this token.
+            self.parents.insert(event.parent_jti.clone());
         }
         for job in [&event.job_id, &event.batch_job_id] {
             if is_joinable_job(job) && self.seen_jobs.insert(job.clone()) {
@@ -427,6 +429,32 @@ impl<'a> Expansion<'a> {
         windows
     }
 
+    /// The issuance records of parent tokens, without following them further.
+    fn add_parents(&mut self) -> Result<(), Error> {
+        let parents: Vec<String> = self
+            .parents
+            .iter()
+            .filter(|jti| !self.seen_jtis.contains(*jti))
+            .cloned()
+            .collect();
+        for event in self.find_terms("jti", &parents)? {
+            if event.service != "issuer" || self.events.contains_key(&event.id) {
+                continue;
+            }
+            self.events.insert(
+                event.id.clone(),
+                LinkedEvent {
+                    event,
+                    link: Link {
+                        rule: rule::TOKEN_CHAIN.to_string(),
+                        confidence: confidence::CERTAIN.to_string(),
+                    },
+                },
+            );
+        }
+        Ok(())
+    }
+
     /// The probable rule: file operations from a worker node's address while a job of the
     /// answer ran there, unless they carry another identity or token.
     fn expand_windows(&mut self) -> Result<(), Error> {
@@ -519,6 +547,7 @@ impl<'a> Expansion<'a> {
             // Keys were left unexpanded: the depth limit cut the answer.
             self.truncated = true;
         }
+        self.add_parents()?;
         self.expand_windows()
     }
 }
