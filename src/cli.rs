@@ -43,6 +43,8 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// List the log formats tokentrail reads.
     Formats,
+    /// Simulate a site with a stolen-token incident, ingest it and show its trace.
+    Demo(DemoArgs),
 }
 
 /// `tokentrail ingest`.
@@ -189,6 +191,23 @@ impl TraceArgs {
     }
 }
 
+/// `tokentrail demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Directory for the demo site and store (default: a new temporary directory).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Seed of the simulated site.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Users of the simulated VO.
+    #[arg(long, default_value_t = 20)]
+    pub users: usize,
+    /// Days simulated.
+    #[arg(long, default_value_t = 2)]
+    pub days: u32,
+}
+
 /// `tokentrail simulate`.
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
@@ -245,15 +264,16 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Trace(args) => run_trace(&cli.data, args),
         Command::Simulate(args) => run_simulate(args),
         Command::Formats => run_formats(),
+        Command::Demo(args) => run_demo(args),
     }
 }
 
-fn open_store(data: &PathBuf) -> Result<TantivyStore> {
+fn open_store(data: &std::path::Path) -> Result<TantivyStore> {
     TantivyStore::open(data)
         .with_context(|| format!("while opening the store in {}", data.display()))
 }
 
-fn run_ingest(data: &PathBuf, args: IngestArgs) -> Result<()> {
+fn run_ingest(data: &std::path::Path, args: IngestArgs) -> Result<()> {
     let zone: Zone = args
         .tz
         .parse()
@@ -321,7 +341,7 @@ fn run_ingest(data: &PathBuf, args: IngestArgs) -> Result<()> {
     Ok(())
 }
 
-fn run_search(data: &PathBuf, args: SearchArgs) -> Result<()> {
+fn run_search(data: &std::path::Path, args: SearchArgs) -> Result<()> {
     let query = tokentrail_index::parse_query(&args.query)?;
     let from = parse_time_flag("from", &args.from)?;
     let to = parse_time_flag("to", &args.to)?;
@@ -351,7 +371,7 @@ fn run_search(data: &PathBuf, args: SearchArgs) -> Result<()> {
     Ok(())
 }
 
-fn run_trace(data: &PathBuf, args: TraceArgs) -> Result<()> {
+fn run_trace(data: &std::path::Path, args: TraceArgs) -> Result<()> {
     let request = args.request()?;
     let store = open_store(data)?;
     let answer = tokentrail_index::trace(&store, &request)?;
@@ -407,6 +427,18 @@ fn run_simulate(args: SimulateArgs) -> Result<()> {
         args.out.display()
     );
     Ok(())
+}
+
+fn run_demo(args: DemoArgs) -> Result<()> {
+    let demo = crate::demo::prepare(&crate::demo::DemoOptions {
+        dir: args.dir,
+        seed: args.seed,
+        users: args.users,
+        days: args.days,
+    })?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    crate::demo::print_walkthrough(&demo, &mut out)
 }
 
 fn run_formats() -> Result<()> {

@@ -197,7 +197,7 @@ impl TantivyStore {
             .map(|n| n.get())
             .unwrap_or(1)
             .clamp(1, 4);
-        let budget = memory_budget.max(threads * 16 << 20);
+        let budget = memory_budget.max((threads * 16) << 20);
         let writer = self
             .index
             .writer_with_num_threads::<TantivyDocument>(threads, budget)

@@ -871,15 +871,13 @@ fn build_jobs<'e>(events: impl Iterator<Item = &'e Event>) -> Vec<JobOut> {
                     job.sub = event.sub.clone();
                 }
             }
-            action::JOB_START => {
-                if job.started.is_none() || (time.is_some() && time > job.started) {
-                    job.started = time.or(job.started);
-                }
+            action::JOB_START if job.started.is_none() || (time.is_some() && time > job.started) => {
+                job.started = time.or(job.started);
             }
-            action::JOB_END | action::JOB_REMOVE => {
-                if job.ended.is_none() || (time.is_some() && time > job.ended) {
-                    job.ended = time.or(job.ended);
-                }
+            action::JOB_END | action::JOB_REMOVE
+                if job.ended.is_none() || (time.is_some() && time > job.ended) =>
+            {
+                job.ended = time.or(job.ended);
             }
             _ => {}
         }
