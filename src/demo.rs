@@ -37,7 +37,12 @@ pub fn prepare(options: &DemoOptions) -> Result<Demo> {
     };
     let site = dir.join("site");
     let data = dir.join("data");
-    eprintln!("simulating a site with {} users over {} days in {} …", options.users, options.days, site.display());
+    eprintln!(
+        "simulating a site with {} users over {} days in {} …",
+        options.users,
+        options.days,
+        site.display()
+    );
     simulate::run(&simulate::Options {
         out: site.clone(),
         seed: options.seed,
@@ -52,7 +57,9 @@ pub fn prepare(options: &DemoOptions) -> Result<Demo> {
         &store,
         IngestOptions {
             paths: vec![logs.clone()],
-            zone: "UTC".parse().map_err(|error: String| anyhow::anyhow!(error))?,
+            zone: "UTC"
+                .parse()
+                .map_err(|error: String| anyhow::anyhow!(error))?,
             progress: ingest::progress_wanted(),
             ..IngestOptions::default()
         },
@@ -81,7 +88,12 @@ pub fn print_walkthrough(demo: &Demo, out: &mut dyn Write) -> Result<()> {
     let sub = incident["sub"].as_str().unwrap_or_default();
     let outside = incident["outside_ip"].as_str().unwrap_or_default();
     let store = TantivyStore::open(&demo.data)?;
-    let answer = trace(&store, &TraceRequest::new(Seed::Jti { jti: jti.to_string() }))?;
+    let answer = trace(
+        &store,
+        &TraceRequest::new(Seed::Jti {
+            jti: jti.to_string(),
+        }),
+    )?;
     writeln!(
         out,
         "\nThe incident: access token {jti} of {sub} was stolen; after the account was disabled it was used from {outside}.\n\

@@ -318,6 +318,16 @@ impl TantivyStore {
     }
 }
 
+impl crate::store::Backend for TantivyStore {
+    fn open_sink(&self, memory_budget: usize) -> Result<Box<dyn EventSink>, Error> {
+        Ok(Box::new(self.writer(memory_budget)?))
+    }
+
+    fn refresh(&self) -> Result<(), Error> {
+        self.reload()
+    }
+}
+
 /// Escapes a literal for tantivy's regex syntax.
 fn regex_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len() * 2);

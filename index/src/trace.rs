@@ -871,7 +871,9 @@ fn build_jobs<'e>(events: impl Iterator<Item = &'e Event>) -> Vec<JobOut> {
                     job.sub = event.sub.clone();
                 }
             }
-            action::JOB_START if job.started.is_none() || (time.is_some() && time > job.started) => {
+            action::JOB_START
+                if job.started.is_none() || (time.is_some() && time > job.started) =>
+            {
                 job.started = time.or(job.started);
             }
             action::JOB_END | action::JOB_REMOVE
