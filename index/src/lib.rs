@@ -1,6 +1,8 @@
 //! tokentrail's store: the backend-neutral query language and store traits, and the embedded
-//! tantivy implementation (schema, batched idempotent writer, commit checkpoints, retention).
+//! tantivy implementation (schema, batched idempotent writer, commit checkpoints, retention),
+//! and the scale-out ClickHouse implementation.
 
+pub mod clickhouse;
 pub mod query;
 pub mod store;
 mod tantivy_store;
@@ -8,6 +10,7 @@ pub mod trace;
 
 use std::path::PathBuf;
 
+pub use clickhouse::{ClickHouseSink, ClickHouseStore};
 pub use query::{parse as parse_query, Query, QueryError};
 pub use store::{Backend, Checkpoints, EventSink, EventStore, Hits, Order, SourceCheckpoint};
 pub use tantivy_store::{TantivySink, TantivyStore};
@@ -35,6 +38,19 @@ pub enum Error {
     Query(#[from] QueryError),
     #[error("index data is corrupt: {0}")]
     Corrupt(String),
+    #[error("bad store URL {url}: {reason}")]
+    BadStoreUrl { url: String, reason: String },
+    #[error("cannot reach ClickHouse at {address}: {source}")]
+    ClickHouseConnection {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("ClickHouse at {address} answered {status}: {message}")]
+    ClickHouse {
+        address: String,
+        status: u16,
+        message: String,
+    },
     #[error("index error: {0}")]
     Tantivy(#[from] tantivy::TantivyError),
 }
