@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use clap::{Args, Parser, Subcommand};
-use tokentrail_index::{EventStore, Order, TantivyStore};
+use tokentrail_index::{Backend, ClickHouseStore, EventStore, Order, TantivyStore};
 use tokentrail_parsers::time::{parse_loose_utc, Zone};
 use tokentrail_parsers::Timestamp;
 
@@ -25,6 +25,11 @@ pub struct Cli {
         default_value = "./tokentrail-data"
     )]
     pub data: PathBuf,
+
+    /// Store to use instead of the tantivy index in --data:
+    /// `clickhouse://[USER[:PASSWORD]@]HOST:8123[,HOST:PORT…]/DB[?cluster=NAME]`.
+    #[arg(long, global = true, env = "TOKENTRAIL_STORE", value_name = "URL")]
+    pub store: Option<String>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -258,27 +263,85 @@ pub fn parse_aliases(pairs: &[String]) -> Result<BTreeMap<String, String>> {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
+    let store = StoreChoice::of(&cli);
     match cli.command {
-        Command::Ingest(args) => run_ingest(&cli.data, args),
-        Command::Search(args) => run_search(&cli.data, args),
-        Command::Trace(args) => run_trace(&cli.data, args),
+        Command::Ingest(args) => run_ingest(&store, args),
+        Command::Search(args) => run_search(&store, args),
+        Command::Trace(args) => run_trace(&store, args),
         Command::Simulate(args) => run_simulate(args),
         Command::Formats => run_formats(),
         Command::Demo(args) => run_demo(args),
     }
 }
 
-fn open_store(data: &std::path::Path) -> Result<TantivyStore> {
-    TantivyStore::open(data)
-        .with_context(|| format!("while opening the store in {}", data.display()))
+/// Which store the global `--data` / `--store` options select.
+pub enum StoreChoice {
+    /// The embedded tantivy index in this data directory.
+    Tantivy(PathBuf),
+    /// ClickHouse at this URL.
+    ClickHouse(String),
 }
 
-fn run_ingest(data: &std::path::Path, args: IngestArgs) -> Result<()> {
+impl StoreChoice {
+    /// `--store` when given, else the tantivy store in `--data`.
+    pub fn of(cli: &Cli) -> StoreChoice {
+        match &cli.store {
+            Some(url) if !url.is_empty() => StoreChoice::ClickHouse(url.clone()),
+            _ => StoreChoice::Tantivy(cli.data.clone()),
+        }
+    }
+
+    /// Opens the chosen store.
+    pub fn open(&self) -> Result<OpenStore> {
+        Ok(match self {
+            StoreChoice::Tantivy(data) => OpenStore::Tantivy(
+                TantivyStore::open(data)
+                    .with_context(|| format!("while opening the store in {}", data.display()))?,
+            ),
+            StoreChoice::ClickHouse(url) => {
+                if !url.starts_with("clickhouse://") {
+                    anyhow::bail!(
+                        "--store {url:?} is not a store URL: use clickhouse://HOST:8123/DB, or leave it out for the tantivy store in --data"
+                    );
+                }
+                OpenStore::ClickHouse(
+                    ClickHouseStore::open(url).context("while opening the ClickHouse store")?,
+                )
+            }
+        })
+    }
+}
+
+/// An open store of either kind.
+pub enum OpenStore {
+    Tantivy(TantivyStore),
+    ClickHouse(ClickHouseStore),
+}
+
+impl OpenStore {
+    /// Read and write access (ingest).
+    pub fn backend(&self) -> &dyn Backend {
+        match self {
+            OpenStore::Tantivy(store) => store,
+            OpenStore::ClickHouse(store) => store,
+        }
+    }
+
+    /// Read access (search, trace).
+    pub fn events(&self) -> &dyn EventStore {
+        match self {
+            OpenStore::Tantivy(store) => store,
+            OpenStore::ClickHouse(store) => store,
+        }
+    }
+}
+
+fn run_ingest(choice: &StoreChoice, args: IngestArgs) -> Result<()> {
     let zone: Zone = args
         .tz
         .parse()
         .map_err(|error: String| anyhow::anyhow!(error))?;
-    let store = open_store(data)?;
+    let store = choice.open()?;
     let mut options = IngestOptions {
         paths: args.paths,
         format: args.format,
@@ -293,7 +356,7 @@ fn run_ingest(data: &std::path::Path, args: IngestArgs) -> Result<()> {
     if let Some(threads) = args.threads {
         options.threads = threads;
     }
-    let report = ingest::ingest(&store, options)?;
+    let report = ingest::ingest(store.backend(), options)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match args.output {
@@ -341,12 +404,14 @@ fn run_ingest(data: &std::path::Path, args: IngestArgs) -> Result<()> {
     Ok(())
 }
 
-fn run_search(data: &std::path::Path, args: SearchArgs) -> Result<()> {
+fn run_search(choice: &StoreChoice, args: SearchArgs) -> Result<()> {
     let query = tokentrail_index::parse_query(&args.query)?;
     let from = parse_time_flag("from", &args.from)?;
     let to = parse_time_flag("to", &args.to)?;
-    let store = open_store(data)?;
-    let hits = store.search(&query.within(from, to), args.limit, Order::NewestFirst)?;
+    let store = choice.open()?;
+    let hits = store
+        .events()
+        .search(&query.within(from, to), args.limit, Order::NewestFirst)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match args.format {
@@ -371,10 +436,10 @@ fn run_search(data: &std::path::Path, args: SearchArgs) -> Result<()> {
     Ok(())
 }
 
-fn run_trace(data: &std::path::Path, args: TraceArgs) -> Result<()> {
+fn run_trace(choice: &StoreChoice, args: TraceArgs) -> Result<()> {
     let request = args.request()?;
-    let store = open_store(data)?;
-    let answer = tokentrail_index::trace(&store, &request)?;
+    let store = choice.open()?;
+    let answer = tokentrail_index::trace(store.events(), &request)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match args.format {

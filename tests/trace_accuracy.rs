@@ -1,5 +1,6 @@
 //! Accuracy of the trace against a simulated site's ground truth: simulate, ingest into a
-//! real on-disk store, trace every recorded identity and compare with `truth.json`.
+//! real store (the tantivy index on disk, and ClickHouse on two shards), trace every recorded
+//! identity and compare with `truth.json`. The comparisons are shared by both backends.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -8,10 +9,12 @@ use std::process::Command;
 use serde_json::Value;
 use tokentrail::ingest::{ingest, IngestOptions};
 use tokentrail::simulate::{self, Options};
+use tokentrail_index::clickhouse::server::{binary_for_tests, LocalServers};
 use tokentrail_index::trace::{confidence, Seed, TraceRequest};
-use tokentrail_index::{trace, TantivyStore};
+use tokentrail_index::{trace, Backend, ClickHouseStore, TantivyStore};
 
-fn build_site(out: &Path, seed: u64) -> (TantivyStore, Value) {
+/// Simulates a small site under `out/site` and ingests it into `store`; returns the truth.
+fn build_site_into<S: Backend>(out: &Path, seed: u64, store: &S) -> Value {
     simulate::run(&Options {
         out: out.join("site"),
         seed,
@@ -20,9 +23,8 @@ fn build_site(out: &Path, seed: u64) -> (TantivyStore, Value) {
         ..Options::default()
     })
     .unwrap();
-    let store = TantivyStore::open(&out.join("data")).unwrap();
     ingest(
-        &store,
+        store,
         IngestOptions {
             paths: vec![out.join("site").join(simulate::LOGS_DIR)],
             zone: "UTC".parse().unwrap(),
@@ -30,9 +32,20 @@ fn build_site(out: &Path, seed: u64) -> (TantivyStore, Value) {
         },
     )
     .unwrap();
-    let truth: Value =
-        serde_json::from_slice(&std::fs::read(out.join("site/truth.json")).unwrap()).unwrap();
+    serde_json::from_slice(&std::fs::read(out.join("site/truth.json")).unwrap()).unwrap()
+}
+
+fn build_site(out: &Path, seed: u64) -> (TantivyStore, Value) {
+    let store = TantivyStore::open(&out.join("data")).unwrap();
+    let truth = build_site_into(out, seed, &store);
     (store, truth)
+}
+
+fn logs_root(out: &Path) -> String {
+    out.join("site")
+        .join(simulate::LOGS_DIR)
+        .display()
+        .to_string()
 }
 
 type Origins = BTreeSet<(String, u64)>;
@@ -75,89 +88,107 @@ fn traces_match_the_ground_truth_for_several_seeds() {
     for seed in [1, 7, 2024] {
         let dir = tempfile::tempdir().unwrap();
         let (store, truth) = build_site(dir.path(), seed);
-        let root = dir
-            .path()
-            .join("site")
-            .join(simulate::LOGS_DIR)
-            .display()
-            .to_string();
-        let mut probable_found = 0usize;
-        let mut probable_right = 0usize;
-        let mut probable_truth = 0usize;
-        let all_subs: BTreeSet<String> = truth["identities"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["sub"].as_str().unwrap().to_string())
-            .collect();
-        for identity in truth["identities"].as_array().unwrap() {
-            if identity["recorded"] == Value::Bool(false) {
-                continue;
-            }
-            let sub = identity["sub"].as_str().unwrap().to_string();
-            let iss = identity["iss"]
-                .as_str()
-                .filter(|s| !s.is_empty())
-                .map(str::to_string);
-            let request = TraceRequest::new(Seed::Identity {
-                sub: sub.clone(),
-                iss,
-            });
-            let answer = trace(&store, &request).unwrap();
-            assert!(!answer.truncated, "seed {seed}: trace of {sub} truncated");
-            let expected = truth_set(&identity["evidence"]["certain"]);
-            let found = answer_set(&answer, &root, confidence::CERTAIN);
-            let missing: Vec<_> = expected.difference(&found).take(5).collect();
-            let wrong: Vec<_> = found.difference(&expected).take(5).collect();
-            assert!(
-                missing.is_empty(),
-                "seed {seed}, {sub}: certain evidence missing: {missing:?}"
-            );
-            assert!(
-                wrong.is_empty(),
-                "seed {seed}, {sub}: wrong certain events: {wrong:?}"
-            );
-            // An identity's trace never returns another identity's events as certain.
-            for linked in &answer.events {
-                if linked.link.confidence == confidence::CERTAIN && !linked.event.sub.is_empty() {
-                    assert!(
-                        linked.event.sub == sub || !all_subs.contains(&linked.event.sub),
-                        "seed {seed}: {sub}'s trace holds {}'s event",
-                        linked.event.sub
-                    );
-                }
-            }
-            let expected_probable = truth_set(&identity["evidence"]["probable"]);
-            let found_probable = answer_set(&answer, &root, confidence::PROBABLE);
-            probable_truth += expected_probable.len();
-            probable_found += found_probable.len();
-            probable_right += found_probable.intersection(&expected_probable).count();
-        }
-        let precision = if probable_found == 0 {
-            1.0
-        } else {
-            probable_right as f64 / probable_found as f64
-        };
-        println!(
-            "seed {seed}: probable links found {probable_found}, right {probable_right}, in truth {probable_truth}, precision {precision:.3}"
-        );
+        assert_traces_match_truth(&store, &truth, &logs_root(dir.path()), seed);
     }
+}
+
+/// Traces every recorded identity of `truth` and compares the certain evidence exactly, and
+/// the probable links by precision (printed).
+fn assert_traces_match_truth<S: Backend>(store: &S, truth: &Value, root: &str, seed: u64) {
+    let mut probable_found = 0usize;
+    let mut probable_right = 0usize;
+    let mut probable_truth = 0usize;
+    let all_subs: BTreeSet<String> = truth["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["sub"].as_str().unwrap().to_string())
+        .collect();
+    for identity in truth["identities"].as_array().unwrap() {
+        if identity["recorded"] == Value::Bool(false) {
+            continue;
+        }
+        let sub = identity["sub"].as_str().unwrap().to_string();
+        let iss = identity["iss"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
+        let request = TraceRequest::new(Seed::Identity {
+            sub: sub.clone(),
+            iss,
+        });
+        let answer = trace(store, &request).unwrap();
+        assert!(!answer.truncated, "seed {seed}: trace of {sub} truncated");
+        let expected = truth_set(&identity["evidence"]["certain"]);
+        let found = answer_set(&answer, root, confidence::CERTAIN);
+        let missing: Vec<_> = expected.difference(&found).take(5).collect();
+        let wrong: Vec<_> = found.difference(&expected).take(5).collect();
+        assert!(
+            missing.is_empty(),
+            "seed {seed}, {sub}: certain evidence missing: {missing:?}"
+        );
+        assert!(
+            wrong.is_empty(),
+            "seed {seed}, {sub}: wrong certain events: {wrong:?}"
+        );
+        // An identity's trace never returns another identity's events as certain.
+        for linked in &answer.events {
+            if linked.link.confidence == confidence::CERTAIN && !linked.event.sub.is_empty() {
+                assert!(
+                    linked.event.sub == sub || !all_subs.contains(&linked.event.sub),
+                    "seed {seed}: {sub}'s trace holds {}'s event",
+                    linked.event.sub
+                );
+            }
+        }
+        let expected_probable = truth_set(&identity["evidence"]["probable"]);
+        let found_probable = answer_set(&answer, root, confidence::PROBABLE);
+        probable_truth += expected_probable.len();
+        probable_found += found_probable.len();
+        probable_right += found_probable.intersection(&expected_probable).count();
+    }
+    let precision = if probable_found == 0 {
+        1.0
+    } else {
+        probable_right as f64 / probable_found as f64
+    };
+    println!(
+        "seed {seed}: probable links found {probable_found}, right {probable_right}, in truth {probable_truth}, precision {precision:.3}"
+    );
 }
 
 #[test]
 fn stolen_token_trace_shows_every_use_address_and_the_ban() {
     let dir = tempfile::tempdir().unwrap();
     let (store, truth) = build_site(dir.path(), 11);
-    let root = dir
-        .path()
-        .join("site")
-        .join(simulate::LOGS_DIR)
-        .display()
-        .to_string();
+    assert_stolen_token_trace(&store, &truth, &logs_root(dir.path()));
+}
+
+/// The same scenarios against ClickHouse, two server processes on loopback as two shards.
+#[test]
+fn traces_match_the_ground_truth_on_clickhouse_shards() {
+    let Some(binary) = binary_for_tests() else {
+        return;
+    };
+    let servers = LocalServers::start(&binary, 2).unwrap();
+    for seed in [1, 7, 2024] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ClickHouseStore::open(&servers.url(&format!("seed{seed}"))).unwrap();
+        let truth = build_site_into(dir.path(), seed, &store);
+        assert_traces_match_truth(&store, &truth, &logs_root(dir.path()), seed);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = ClickHouseStore::open(&servers.url("incident")).unwrap();
+    let truth = build_site_into(dir.path(), 11, &store);
+    assert_stolen_token_trace(&store, &truth, &logs_root(dir.path()));
+}
+
+/// The incident's stolen token: every use after the ban, from the outside address.
+fn assert_stolen_token_trace<S: Backend>(store: &S, truth: &Value, root: &str) {
     let incident = &truth["incident"];
     let jti = incident["jti"].as_str().unwrap();
-    let answer = trace(&store, &TraceRequest::new(Seed::Jti { jti: jti.into() })).unwrap();
-    let found = answer_set(&answer, &root, confidence::CERTAIN);
+    let answer = trace(store, &TraceRequest::new(Seed::Jti { jti: jti.into() })).unwrap();
+    let found = answer_set(&answer, root, confidence::CERTAIN);
     for used in truth_set(&incident["uses_after_disable"]) {
         assert!(found.contains(&used), "use after disable {used:?} missing");
     }

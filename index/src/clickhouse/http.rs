@@ -101,9 +101,10 @@ impl HttpClient {
                 Err(error) => last_error = Some(error),
             }
         }
-        Err(self.io_error(last_error.unwrap_or_else(|| {
-            std::io::Error::new(std::io::ErrorKind::NotFound, "no address")
-        })))
+        Err(self
+            .io_error(last_error.unwrap_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::NotFound, "no address")
+            })))
     }
 
     fn io_error(&self, source: std::io::Error) -> Error {
@@ -127,8 +128,17 @@ impl HttpClient {
             body.len()
         );
         let stream = connection.get_mut();
-        stream.write_all(head.as_bytes())?;
-        stream.write_all(body)?;
+        // One write for a small request: a request split over two segments waits for the
+        // server's delayed acknowledgement (tens of milliseconds per query).
+        if body.len() <= 256 << 10 {
+            let mut request = Vec::with_capacity(head.len() + body.len());
+            request.extend_from_slice(head.as_bytes());
+            request.extend_from_slice(body);
+            stream.write_all(&request)?;
+        } else {
+            stream.write_all(head.as_bytes())?;
+            stream.write_all(body)?;
+        }
         stream.flush()?;
 
         let mut line = String::new();

@@ -113,12 +113,11 @@ impl LocalServers {
         for (number, own) in ports.iter().enumerate() {
             let root = servers.directory.path().join(format!("server{number}"));
             let config = write_config(&root, own, &ports)?;
-            let log = std::fs::File::create(root.join("stdout.log")).map_err(|source| {
-                Error::Io {
+            let log =
+                std::fs::File::create(root.join("stdout.log")).map_err(|source| Error::Io {
                     path: root.clone(),
                     source,
-                }
-            })?;
+                })?;
             let child = Command::new(&binary.program)
                 .args(&binary.arguments)
                 .arg(format!("--config-file={}", config.display()))

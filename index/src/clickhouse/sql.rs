@@ -192,8 +192,8 @@ mod tests {
 
     #[test]
     fn translates_the_search_language() {
-        let query = parse(r#"jti:a'b -action:file.read path:/store/* scopes:openid "Bad creds""#)
-            .unwrap();
+        let query =
+            parse(r#"jti:a'b -action:file.read path:/store/* scopes:openid "Bad creds""#).unwrap();
         assert_eq!(
             condition(&query).unwrap(),
             "(jti = 'a\\'b') AND (NOT (action = 'file.read')) AND (startsWith(path, '/store/')) \

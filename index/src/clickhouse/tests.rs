@@ -35,7 +35,12 @@ fn one_server_stores_searches_and_counts_each_event_once() {
     let servers = LocalServers::start(&binary, 1).unwrap();
     let store = ClickHouseStore::open(&servers.url("trail")).unwrap();
     let mut sink = store.writer(64 << 20).unwrap();
-    let alice = event("a", "alice", MARCH_10 + 1000, "Alice logged in from 192.0.2.1");
+    let alice = event(
+        "a",
+        "alice",
+        MARCH_10 + 1000,
+        "Alice logged in from 192.0.2.1",
+    );
     let bob = event("b", "bob", MARCH_10 + DAY, "Bob read /store/x");
     let mut timeless = event("c", "carol", 0, "no time here");
     timeless.time = None;
@@ -53,7 +58,11 @@ fn one_server_stores_searches_and_counts_each_event_once() {
     let oldest = store.search(&Query::All, 1, Order::OldestFirst).unwrap();
     assert_eq!((oldest.events[0].id.as_str(), oldest.total), ("c", 3));
     assert_eq!(search(&store, "logged 192.0.2.1").total, 1);
-    assert_eq!(search(&store, "LOGGED").total, 1, "text is case-insensitive");
+    assert_eq!(
+        search(&store, "LOGGED").total,
+        1,
+        "text is case-insensitive"
+    );
     assert_eq!(search(&store, "logge").total, 0, "text matches whole words");
     assert_eq!(search(&store, "scopes:openid").total, 3);
     assert_eq!(search(&store, "scopes:storage.read*").total, 3);
@@ -63,7 +72,11 @@ fn one_server_stores_searches_and_counts_each_event_once() {
     let ranged = Query::All.within(Some(Timestamp(MARCH_10 + 1500)), None);
     assert_eq!(store.count(&ranged).unwrap(), 1);
     let before = Query::All.within(None, Some(Timestamp(MARCH_10 + 1500)));
-    assert_eq!(store.count(&before).unwrap(), 2, "no time is before any time");
+    assert_eq!(
+        store.count(&before).unwrap(),
+        2,
+        "no time is before any time"
+    );
 
     // The same events again, unchecked (a crash before the checkpoint): still counted once.
     assert!(sink.add(&alice, false).unwrap());
@@ -74,7 +87,9 @@ fn one_server_stores_searches_and_counts_each_event_once() {
     // Checked adds of stored events are skipped without inserting.
     let mut second = store.writer(64 << 20).unwrap();
     assert!(!second.add(&alice, true).unwrap());
-    assert!(second.add(&event("d", "dave", MARCH_10, "x"), true).unwrap());
+    assert!(second
+        .add(&event("d", "dave", MARCH_10, "x"), true)
+        .unwrap());
     second.commit(&Checkpoints::default()).unwrap();
     assert_eq!(store.count(&Query::All).unwrap(), 4);
 
