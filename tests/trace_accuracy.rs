@@ -171,12 +171,13 @@ fn traces_match_the_ground_truth_on_clickhouse_shards() {
         return;
     };
     let servers = LocalServers::start(&binary, 2).unwrap();
-    for seed in [1, 7, 2024] {
-        let dir = tempfile::tempdir().unwrap();
-        let store = ClickHouseStore::open(&servers.url(&format!("seed{seed}"))).unwrap();
-        let truth = build_site_into(dir.path(), seed, &store);
-        assert_traces_match_truth(&store, &truth, &logs_root(dir.path()), seed);
-    }
+    // One seed here (all three pass, in about 6 minutes on two loaded cores): the trace
+    // issues thousands of small lookups, each a network round trip and a column scan.
+    let seed = 7;
+    let dir = tempfile::tempdir().unwrap();
+    let store = ClickHouseStore::open(&servers.url(&format!("seed{seed}"))).unwrap();
+    let truth = build_site_into(dir.path(), seed, &store);
+    assert_traces_match_truth(&store, &truth, &logs_root(dir.path()), seed);
     let dir = tempfile::tempdir().unwrap();
     let store = ClickHouseStore::open(&servers.url("incident")).unwrap();
     let truth = build_site_into(dir.path(), 11, &store);
