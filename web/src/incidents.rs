@@ -17,11 +17,17 @@ pub struct Incident {
     pub detail: String,
 }
 
+/// Actions where a credential is presented (a job starting or ending on a worker node is the
+/// batch system at work, not a new use of the token).
 fn is_use(action_name: &str) -> bool {
-    !matches!(
-        action_name,
-        action::ACCOUNT_DISABLE | action::ACCOUNT_RESTORE | action::CLIENT_DISABLE
-    )
+    let family = action_name.split('.').next().unwrap_or_default();
+    matches!(family, "token" | "auth" | "file" | "transfer" | "authz")
+        || action_name == action::JOB_SUBMIT
+}
+
+/// Job lifecycle events carry the worker node's address.
+fn is_worker_node_event(action_name: &str) -> bool {
+    action_name.starts_with("job.") && action_name != action::JOB_SUBMIT
 }
 
 /// The incidents of an answer, in event order.
@@ -71,6 +77,18 @@ pub fn find(answer: &TraceAnswer) -> Vec<Incident> {
         .jobs
         .iter()
         .map(|job| job.worker_node.as_str())
+        .chain(
+            answer
+                .events
+                .iter()
+                .filter(|linked| is_worker_node_event(&linked.event.action))
+                .flat_map(|linked| {
+                    [
+                        linked.event.client_ip.as_str(),
+                        linked.event.worker_node.as_str(),
+                    ]
+                }),
+        )
         .filter(|name| !name.is_empty())
         .collect();
     let mut addresses_of_jti: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
@@ -100,7 +118,8 @@ pub fn find(answer: &TraceAnswer) -> Vec<Incident> {
         }
         if !event.jti.is_empty() && !event.client_ip.is_empty() {
             let from_worker_node = worker_nodes.contains(event.client_host.as_str())
-                || worker_nodes.contains(event.worker_node.as_str());
+                || worker_nodes.contains(event.worker_node.as_str())
+                || worker_nodes.contains(event.client_ip.as_str());
             let seen = addresses_of_jti.entry(event.jti.as_str()).or_default();
             if !seen.is_empty() && !seen.contains(event.client_ip.as_str()) && !from_worker_node {
                 incidents.push(Incident {
@@ -154,6 +173,8 @@ mod tests {
                 linked("b", 2, "file.read", "", "j", "10.0.0.1"),
                 linked("c", 3, "account.disable", "s", "", ""),
                 linked("d", 4, "file.read", "", "j", "203.0.113.9"),
+                linked("e", 5, "job.start", "", "j", "198.51.100.5"),
+                linked("f", 6, "file.read", "", "j", "198.51.100.5"),
             ],
             ..TraceAnswer::default()
         };
@@ -162,6 +183,13 @@ mod tests {
             .iter()
             .map(|i| (i.kind, i.event_id.as_str()))
             .collect();
-        assert_eq!(kinds, [("use-after-disable", "d"), ("new-address", "d")]);
+        assert_eq!(
+            kinds,
+            [
+                ("use-after-disable", "d"),
+                ("new-address", "d"),
+                ("use-after-disable", "f")
+            ]
+        );
     }
 }
