@@ -138,9 +138,23 @@ fn traces_match_the_ground_truth_for_several_seeds() {
         } else {
             probable_right as f64 / probable_found as f64
         };
+        let recall = if probable_truth == 0 {
+            1.0
+        } else {
+            probable_right as f64 / probable_truth as f64
+        };
         println!(
-            "seed {seed}: probable links found {probable_found}, right {probable_right}, in truth {probable_truth}, precision {precision:.3}"
+            "seed {seed}: probable links found {probable_found}, right {probable_right}, in truth {probable_truth}, precision {precision:.3}, recall {recall:.3}"
         );
+        assert!(
+            probable_truth > 0,
+            "seed {seed}: the site has no probable evidence to find"
+        );
+        assert!(
+            precision >= 0.9,
+            "seed {seed}: probable precision {precision:.3}"
+        );
+        assert!(recall >= 0.9, "seed {seed}: probable recall {recall:.3}");
     }
 }
 
