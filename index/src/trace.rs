@@ -835,6 +835,9 @@ fn build_jobs<'e>(events: impl Iterator<Item = &'e Event>) -> Vec<JobOut> {
         }
     }
     let mut jobs: BTreeMap<String, JobOut> = BTreeMap::new();
+    // The end reported with the worker node (batch system, LRMS) bounds the run window more
+    // exactly than a CE's later bookkeeping of it.
+    let mut ended_on_node: HashMap<String, Timestamp> = HashMap::new();
     for event in &events {
         let key_id = if is_joinable_job(&event.job_id) {
             &event.job_id
@@ -842,6 +845,12 @@ fn build_jobs<'e>(events: impl Iterator<Item = &'e Event>) -> Vec<JobOut> {
             &event.batch_job_id
         };
         let key = root(&mut parent, key_id);
+        if event.action == action::JOB_END && !event.worker_node.is_empty() {
+            if let Some(time) = event.time {
+                let slot = ended_on_node.entry(key.clone()).or_insert(time);
+                *slot = (*slot).max(time);
+            }
+        }
         let job = jobs.entry(key).or_default();
         if job.job_id.is_empty() && is_joinable_job(&event.job_id) {
             job.job_id = event.job_id.clone();
@@ -888,6 +897,11 @@ fn build_jobs<'e>(events: impl Iterator<Item = &'e Event>) -> Vec<JobOut> {
         }
         if job.jti.is_empty() && !event.jti.is_empty() {
             job.jti = event.jti.clone();
+        }
+    }
+    for (key, time) in ended_on_node {
+        if let Some(job) = jobs.get_mut(&key) {
+            job.ended = Some(time);
         }
     }
     // A job restarted after its end: its window is the last start to its end.
