@@ -37,6 +37,8 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Search stored events with the field query language.
     Search(SearchArgs),
+    /// Everything an identity, token, job, address, host, path, user or client was part of.
+    Trace(TraceArgs),
     /// Write a synthetic grid site with ground truth (for demos, tests and benchmarks).
     Simulate(SimulateArgs),
     /// List the log formats tokentrail reads.
@@ -45,6 +47,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Manage the web UI's local accounts and API keys.
     User(UserArgs),
+    /// Simulate a site with a stolen-token incident, ingest it and show its trace.
+    Demo(DemoArgs),
 }
 
 /// `tokentrail ingest`.
@@ -101,6 +105,113 @@ pub struct SearchArgs {
     pub format: OutputFormat,
 }
 
+/// `tokentrail trace`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("seed").required(true).multiple(false)
+    .args(["sub", "jti", "job", "ip", "host", "path", "user", "client"])))]
+pub struct TraceArgs {
+    /// Identity: the token subject (with --iss to pin the issuer).
+    #[arg(long)]
+    pub sub: Option<String>,
+    /// Issuer of --sub (trailing slash ignored).
+    #[arg(long, requires = "sub")]
+    pub iss: Option<String>,
+    /// Token id.
+    #[arg(long)]
+    pub jti: Option<String>,
+    /// Job: `ce-host#C.P`, a batch id (`host#C.P`, `slurm:42`) or a bare `C.P`.
+    #[arg(long)]
+    pub job: Option<String>,
+    /// Client address.
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// Host: worker node, client host or log host.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// File path.
+    #[arg(long)]
+    pub path: Option<String>,
+    /// Issuer user name (resolved to its sub through the issuer's own events).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// OAuth client id.
+    #[arg(long)]
+    pub client: Option<String>,
+    /// Only events at or after this time.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Only events before this time.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Expansion rounds.
+    #[arg(long, default_value_t = 4)]
+    pub max_depth: usize,
+    /// Most events in the answer (beyond: `truncated`).
+    #[arg(long, default_value_t = 20_000)]
+    pub max_events: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: OutputFormat,
+}
+
+impl TraceArgs {
+    /// The trace request these flags describe.
+    pub fn request(&self) -> Result<tokentrail_index::TraceRequest> {
+        use tokentrail_index::Seed;
+        let seed = if let Some(sub) = &self.sub {
+            Seed::Identity {
+                sub: sub.clone(),
+                iss: self.iss.clone(),
+            }
+        } else if let Some(jti) = &self.jti {
+            Seed::Jti { jti: jti.clone() }
+        } else if let Some(job) = &self.job {
+            Seed::Job { job: job.clone() }
+        } else if let Some(ip) = &self.ip {
+            Seed::Ip { ip: ip.clone() }
+        } else if let Some(host) = &self.host {
+            Seed::Host {
+                host: host.to_ascii_lowercase(),
+            }
+        } else if let Some(path) = &self.path {
+            Seed::Path { path: path.clone() }
+        } else if let Some(user) = &self.user {
+            Seed::User { user: user.clone() }
+        } else if let Some(client) = &self.client {
+            Seed::Client {
+                client: client.clone(),
+            }
+        } else {
+            anyhow::bail!(
+                "trace needs one of --sub, --jti, --job, --ip, --host, --path, --user, --client"
+            );
+        };
+        let mut request = tokentrail_index::TraceRequest::new(seed);
+        request.from = parse_time_flag("from", &self.from)?;
+        request.to = parse_time_flag("to", &self.to)?;
+        request.max_depth = self.max_depth;
+        request.max_events = self.max_events;
+        Ok(request)
+    }
+}
+
+/// `tokentrail demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Directory for the demo site and store (default: a new temporary directory).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Seed of the simulated site.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Users of the simulated VO.
+    #[arg(long, default_value_t = 20)]
+    pub users: usize,
+    /// Days simulated.
+    #[arg(long, default_value_t = 2)]
+    pub days: u32,
+}
+
 /// `tokentrail simulate`.
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
@@ -154,19 +265,21 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Ingest(args) => run_ingest(&cli.data, args),
         Command::Search(args) => run_search(&cli.data, args),
+        Command::Trace(args) => run_trace(&cli.data, args),
         Command::Simulate(args) => run_simulate(args),
         Command::Formats => run_formats(),
         Command::Serve(args) => run_serve(&cli.data, args),
         Command::User(args) => run_user(&cli.data, args),
+        Command::Demo(args) => run_demo(args),
     }
 }
 
-fn open_store(data: &PathBuf) -> Result<TantivyStore> {
+fn open_store(data: &std::path::Path) -> Result<TantivyStore> {
     TantivyStore::open(data)
         .with_context(|| format!("while opening the store in {}", data.display()))
 }
 
-fn run_ingest(data: &PathBuf, args: IngestArgs) -> Result<()> {
+fn run_ingest(data: &std::path::Path, args: IngestArgs) -> Result<()> {
     let zone: Zone = args
         .tz
         .parse()
@@ -234,7 +347,7 @@ fn run_ingest(data: &PathBuf, args: IngestArgs) -> Result<()> {
     Ok(())
 }
 
-fn run_search(data: &PathBuf, args: SearchArgs) -> Result<()> {
+fn run_search(data: &std::path::Path, args: SearchArgs) -> Result<()> {
     let query = tokentrail_index::parse_query(&args.query)?;
     let from = parse_time_flag("from", &args.from)?;
     let to = parse_time_flag("to", &args.to)?;
@@ -264,6 +377,40 @@ fn run_search(data: &PathBuf, args: SearchArgs) -> Result<()> {
     Ok(())
 }
 
+fn run_trace(data: &std::path::Path, args: TraceArgs) -> Result<()> {
+    let request = args.request()?;
+    let store = open_store(data)?;
+    let answer = tokentrail_index::trace(&store, &request)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match args.format {
+        OutputFormat::Json => {
+            serde_json::to_writer(&mut out, &answer)?;
+            writeln!(out)?;
+        }
+        OutputFormat::Csv => {
+            let events: Vec<_> = answer
+                .events
+                .iter()
+                .map(|linked| linked.event.clone())
+                .collect();
+            let rules = answer.events.iter().map(|l| l.link.rule.clone()).collect();
+            let confidences = answer
+                .events
+                .iter()
+                .map(|l| l.link.confidence.clone())
+                .collect();
+            output::write_csv(
+                &mut out,
+                &events,
+                &[("link_rule", rules), ("link_confidence", confidences)],
+            )?;
+        }
+        OutputFormat::Table => crate::report::write_trace_table(&mut out, &answer)?,
+    }
+    Ok(())
+}
+
 fn run_simulate(args: SimulateArgs) -> Result<()> {
     let start = chrono::NaiveDate::parse_from_str(&args.start, "%Y-%m-%d")
         .with_context(|| format!("--start {:?} is not YYYY-MM-DD", args.start))?;
@@ -286,6 +433,18 @@ fn run_simulate(args: SimulateArgs) -> Result<()> {
         args.out.display()
     );
     Ok(())
+}
+
+fn run_demo(args: DemoArgs) -> Result<()> {
+    let demo = crate::demo::prepare(&crate::demo::DemoOptions {
+        dir: args.dir,
+        seed: args.seed,
+        users: args.users,
+        days: args.days,
+    })?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    crate::demo::print_walkthrough(&demo, &mut out)
 }
 
 fn run_formats() -> Result<()> {

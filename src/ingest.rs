@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use sha2::{Digest, Sha256};
-use tokentrail_index::{Checkpoints, EventSink, EventStore, SourceCheckpoint, TantivyStore};
+use tokentrail_index::{Backend, Checkpoints, EventSink, SourceCheckpoint};
 use tokentrail_parsers::stream::{RawLine, Stats, StreamParser};
 use tokentrail_parsers::time::{TimeContext, Zone};
 use tokentrail_parsers::{Context, Event};
@@ -166,7 +166,7 @@ struct Shared {
 }
 
 /// Ingests `options.paths` into `store`.
-pub fn ingest(store: &TantivyStore, options: IngestOptions) -> Result<IngestReport> {
+pub fn ingest(store: &dyn Backend, options: IngestOptions) -> Result<IngestReport> {
     let started = Instant::now();
     let files = input::discover(&options.paths)?;
     let total_bytes: u64 = files.iter().map(|file| file.size).sum();
@@ -178,7 +178,7 @@ pub fn ingest(store: &TantivyStore, options: IngestOptions) -> Result<IngestRepo
             );
         }
     }
-    let mut sink = store.writer(options.memory_budget)?;
+    let mut sink = store.open_sink(options.memory_budget)?;
     let checkpoints = store.checkpoints()?;
     let shared = Arc::new(Shared {
         options: options.clone(),
@@ -215,7 +215,7 @@ pub fn ingest(store: &TantivyStore, options: IngestOptions) -> Result<IngestRepo
     let progress = options
         .progress
         .then(|| spawn_progress(Arc::clone(&shared), total_bytes));
-    let written = write_all(&mut sink, receiver, checkpoints, options.commit_every);
+    let written = write_all(sink.as_mut(), receiver, checkpoints, options.commit_every);
     for worker in workers {
         let _ = worker.join();
     }
@@ -226,7 +226,8 @@ pub fn ingest(store: &TantivyStore, options: IngestOptions) -> Result<IngestRepo
     let (added, already_present) = written?;
     let stats = shared.stats.lock().map(|s| s.clone()).unwrap_or_default();
     let failed_files = shared.failed.lock().map(|f| f.clone()).unwrap_or_default();
-    store.reload()?;
+    drop(sink);
+    store.refresh()?;
     Ok(IngestReport {
         stats,
         added,

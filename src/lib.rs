@@ -1,7 +1,9 @@
 //! tokentrail: the command-line tool's library — inputs, ingest, trace engine, simulation.
 
 pub mod cli;
+pub mod demo;
 pub mod ingest;
 pub mod input;
 pub mod output;
+pub mod report;
 pub mod simulate;

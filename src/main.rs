@@ -19,6 +19,16 @@ fn main() -> ExitCode {
         .init();
     match tokentrail::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(error)
+            if error.chain().any(|cause| {
+                cause
+                    .downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            // The reader of our output went away (`| head`): not an error.
+            ExitCode::SUCCESS
+        }
         Err(error) => {
             eprintln!("tokentrail: {error:#}");
             ExitCode::from(1)

@@ -9,7 +9,7 @@ pub mod trace;
 use std::path::PathBuf;
 
 pub use query::{parse as parse_query, Query, QueryError};
-pub use store::{Checkpoints, EventSink, EventStore, Hits, Order, SourceCheckpoint};
+pub use store::{Backend, Checkpoints, EventSink, EventStore, Hits, Order, SourceCheckpoint};
 pub use tantivy_store::{TantivySink, TantivyStore};
 pub use trace::{trace, Seed, TraceAnswer, TraceRequest};
 

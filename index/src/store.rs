@@ -82,3 +82,13 @@ pub trait EventSink: Send {
     /// Makes everything added so far durable and visible, together with `checkpoints`.
     fn commit(&mut self, checkpoints: &Checkpoints) -> Result<(), Error>;
 }
+
+/// A complete backend: read access plus its writer. Ingest, collectors and front ends take a
+/// `&dyn Backend`, so the embedded tantivy store and a scale-out store are interchangeable.
+pub trait Backend: EventStore {
+    /// Opens the single writer.
+    fn open_sink(&self, memory_budget: usize) -> Result<Box<dyn EventSink>, Error>;
+
+    /// Makes the latest commit visible to searches.
+    fn refresh(&self) -> Result<(), Error>;
+}

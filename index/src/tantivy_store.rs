@@ -197,7 +197,7 @@ impl TantivyStore {
             .map(|n| n.get())
             .unwrap_or(1)
             .clamp(1, 4);
-        let budget = memory_budget.max(threads * 16 << 20);
+        let budget = memory_budget.max((threads * 16) << 20);
         let writer = self
             .index
             .writer_with_num_threads::<TantivyDocument>(threads, budget)
@@ -315,6 +315,16 @@ impl TantivyStore {
             .and_then(|value| value.as_bytes())
             .ok_or_else(|| Error::Corrupt("stored document without its event".into()))?;
         serde_json::from_slice(bytes).map_err(|error| Error::Corrupt(error.to_string()))
+    }
+}
+
+impl crate::store::Backend for TantivyStore {
+    fn open_sink(&self, memory_budget: usize) -> Result<Box<dyn EventSink>, Error> {
+        Ok(Box::new(self.writer(memory_budget)?))
+    }
+
+    fn refresh(&self) -> Result<(), Error> {
+        self.reload()
     }
 }
 

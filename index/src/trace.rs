@@ -4,7 +4,7 @@
 //! any [`EventStore`]. (It lives beside the store trait so that the CLI and the web crate share
 //! one engine.)
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use tokentrail_parsers::{action, Event, Timestamp};
@@ -138,48 +138,784 @@ pub struct TraceAnswer {
     pub events: Vec<LinkedEvent>,
 }
 
-/// Runs a trace. (Expansion engine: being written; for now only the seed's direct matches.)
-pub fn trace(store: &dyn EventStore, request: &TraceRequest) -> Result<TraceAnswer, Error> {
-    let _ = (
-        action::JOB_SUBMIT,
-        BTreeMap::<u8, u8>::new(),
-        BTreeSet::<u8>::new(),
-        HashMap::<u8, u8>::new(),
-        HashSet::<u8>::new(),
-        VecDeque::<u8>::new(),
-    );
-    let query = match &request.seed {
-        Seed::Identity { sub, .. } => Query::term("sub", sub),
-        Seed::Jti { jti } => Query::term("jti", jti),
-        Seed::Job { job } => Query::Or(vec![
-            Query::term("job_id", job),
-            Query::term("batch_job_id", job),
-        ]),
-        Seed::Ip { ip } => Query::term("client_ip", ip),
-        Seed::Host { host } => Query::term("worker_node", host),
-        Seed::Path { path } => Query::term("path", path),
-        Seed::User { user } => Query::term("username", user),
-        Seed::Client { client } => Query::term("client_id", client),
-    };
-    let hits = store.search(
-        &query.within(request.from, request.to),
-        request.max_events,
-        Order::OldestFirst,
-    )?;
-    Ok(TraceAnswer {
-        query: serde_json::to_value(request).unwrap_or_default(),
-        truncated: hits.total > hits.events.len() as u64,
-        events: hits
-            .events
-            .into_iter()
-            .map(|event| LinkedEvent {
+/// Link rule names.
+pub mod rule {
+    pub const SEED: &str = "seed";
+    pub const SAME_JTI: &str = "same-jti";
+    pub const SAME_IDENTITY: &str = "same-identity";
+    pub const ISSUER_USERNAME: &str = "issuer-username";
+    pub const ISSUER_CLIENT: &str = "issuer-client";
+    pub const JOB: &str = "job";
+    pub const SESSION: &str = "session";
+    pub const TOKEN_CHAIN: &str = "token-chain";
+    pub const WORKER_NODE_WINDOW: &str = "worker-node-window";
+}
+
+/// `certain` / `probable`.
+pub mod confidence {
+    pub const CERTAIN: &str = "certain";
+    pub const PROBABLE: &str = "probable";
+}
+
+/// Terms per OR query (keeps each lookup small).
+const TERMS_PER_QUERY: usize = 64;
+/// A session id links events only within this distance of an event already in the answer
+/// (XRootD tidents are reused over days).
+const SESSION_WINDOW_MS: i64 = 24 * 3600 * 1000;
+/// A job without an end is taken to run at most this long.
+const MAX_JOB_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// A worker node and the time one of the answer's jobs ran on it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Window {
+    node: String,
+    ip: String,
+    start: i64,
+    end: i64,
+}
+
+/// Everything known so far.
+struct Expansion<'a> {
+    store: &'a dyn EventStore,
+    request: &'a TraceRequest,
+    /// Identity filter for events found by `sub` (`None` = any issuer).
+    identity_iss: Option<String>,
+    events: HashMap<String, LinkedEvent>,
+    truncated: bool,
+    seen_subs: HashSet<String>,
+    seen_jtis: HashSet<String>,
+    seen_jobs: HashSet<String>,
+    seen_sessions: HashSet<String>,
+    seen_windows: HashSet<Window>,
+    /// Keys to expand in the next round.
+    next_subs: Vec<String>,
+    next_jtis: Vec<String>,
+    next_jobs: Vec<String>,
+    next_sessions: Vec<(String, i64)>,
+    /// Identities in the answer ("whose evidence is certain"), for the probable filter.
+    follow_identity: bool,
+    follow_tokens: bool,
+    /// Parent tokens (refresh / subject tokens) of tokens in the answer.
+    parents: BTreeSet<String>,
+}
+
+fn normalise_iss(iss: &str) -> String {
+    let mut iss = iss.to_string();
+    tokentrail_parsers::stream::normalise_issuer(&mut iss);
+    iss
+}
+
+impl<'a> Expansion<'a> {
+    fn new(store: &'a dyn EventStore, request: &'a TraceRequest) -> Self {
+        Expansion {
+            store,
+            request,
+            identity_iss: None,
+            events: HashMap::new(),
+            truncated: false,
+            seen_subs: HashSet::new(),
+            seen_jtis: HashSet::new(),
+            seen_jobs: HashSet::new(),
+            seen_sessions: HashSet::new(),
+            seen_windows: HashSet::new(),
+            next_subs: Vec::new(),
+            next_jtis: Vec::new(),
+            next_jobs: Vec::new(),
+            next_sessions: Vec::new(),
+            follow_identity: true,
+            follow_tokens: true,
+            parents: BTreeSet::new(),
+        }
+    }
+
+    fn limit(&self) -> usize {
+        self.request.max_events.saturating_add(1)
+    }
+
+    /// Runs one query in the request's time range.
+    fn find(&mut self, query: Query) -> Result<Vec<Event>, Error> {
+        self.find_within(query, self.request.from, self.request.to)
+    }
+
+    fn find_within(
+        &mut self,
+        query: Query,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> Result<Vec<Event>, Error> {
+        let from = match (from, self.request.from) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        let to = match (to, self.request.to) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let hits = self
+            .store
+            .search(&query.within(from, to), self.limit(), Order::OldestFirst)?;
+        if hits.total > hits.events.len() as u64 {
+            self.truncated = true;
+        }
+        Ok(hits.events)
+    }
+
+    /// Looks up many values of one field, in chunks.
+    fn find_terms(&mut self, field: &str, values: &[String]) -> Result<Vec<Event>, Error> {
+        let mut found = Vec::new();
+        for chunk in values.chunks(TERMS_PER_QUERY) {
+            let query = Query::Or(chunk.iter().map(|v| Query::term(field, v)).collect());
+            found.extend(self.find(query)?);
+        }
+        Ok(found)
+    }
+
+    fn matches_identity(&self, event: &Event) -> bool {
+        match &self.identity_iss {
+            None => true,
+            Some(iss) => {
+                event.iss.is_empty() || event.iss == *iss || event.iss.starts_with("alias:")
+            }
+        }
+    }
+
+    /// Adds an event with a link (a certain link replaces a probable one), and queues the keys
+    /// it carries for expansion.
+    fn add(&mut self, event: Event, rule: &str, confidence: &str) {
+        if self.events.len() >= self.request.max_events && !self.events.contains_key(&event.id) {
+            self.truncated = true;
+            return;
+        }
+        let certain = confidence == confidence::CERTAIN;
+        if let Some(existing) = self.events.get(&event.id) {
+            if existing.link.confidence == confidence::CERTAIN || !certain {
+                return;
+            }
+        }
+        if certain {
+            self.queue_keys(&event);
+        }
+        self.events.insert(
+            event.id.clone(),
+            LinkedEvent {
                 event,
                 link: Link {
-                    rule: "seed".into(),
-                    confidence: "certain".into(),
+                    rule: rule.to_string(),
+                    confidence: confidence.to_string(),
                 },
-            })
-            .collect(),
-        ..TraceAnswer::default()
-    })
+            },
+        );
+    }
+
+    fn queue_keys(&mut self, event: &Event) {
+        if self.follow_tokens && !event.jti.is_empty() && self.seen_jtis.insert(event.jti.clone()) {
+            self.next_jtis.push(event.jti.clone());
+        }
+        if self.follow_tokens && !event.parent_jti.is_empty() {
+            // The parent is shown (which refresh token to revoke) but not followed: its other
+            // children are siblings, not uses of this token.
+            self.parents.insert(event.parent_jti.clone());
+        }
+        for job in [&event.job_id, &event.batch_job_id] {
+            if is_joinable_job(job) && self.seen_jobs.insert(job.clone()) {
+                self.next_jobs.push(job.clone());
+            }
+        }
+        if !event.session_id.is_empty() && self.seen_sessions.insert(event.session_id.clone()) {
+            let at = event.time.map_or(0, |t| t.millis());
+            self.next_sessions.push((event.session_id.clone(), at));
+        }
+        if self.follow_identity && !event.sub.is_empty() && self.seen_subs.insert(event.sub.clone())
+        {
+            self.next_subs.push(event.sub.clone());
+        }
+    }
+
+    fn expand_subs(&mut self, subs: Vec<String>) -> Result<(), Error> {
+        for event in self.find_terms("sub", &subs)? {
+            if self.matches_identity(&event) {
+                self.add(event, rule::SAME_IDENTITY, confidence::CERTAIN);
+            }
+        }
+        // An X.509 identity is its DN, which services log as the user name.
+        let dns: Vec<String> = subs.into_iter().filter(|sub| is_dn(sub)).collect();
+        if !dns.is_empty() {
+            for event in self.find_terms("username", &dns)? {
+                self.add(event, rule::SAME_IDENTITY, confidence::CERTAIN);
+            }
+        }
+        Ok(())
+    }
+
+    fn expand_jtis(&mut self, jtis: Vec<String>) -> Result<(), Error> {
+        for event in self.find_terms("jti", &jtis)? {
+            self.add(event, rule::SAME_JTI, confidence::CERTAIN);
+        }
+        // Tokens derived from these (refresh / exchange children).
+        for event in self.find_terms("parent_jti", &jtis)? {
+            self.add(event, rule::TOKEN_CHAIN, confidence::CERTAIN);
+        }
+        Ok(())
+    }
+
+    fn expand_jobs(&mut self, jobs: Vec<String>) -> Result<(), Error> {
+        let mut found = self.find_terms("job_id", &jobs)?;
+        found.extend(self.find_terms("batch_job_id", &jobs)?);
+        for event in found {
+            self.add(event, rule::JOB, confidence::CERTAIN);
+        }
+        Ok(())
+    }
+
+    fn expand_sessions(&mut self, sessions: Vec<(String, i64)>) -> Result<(), Error> {
+        for (session, at) in sessions {
+            let from = Timestamp(at.saturating_sub(SESSION_WINDOW_MS));
+            let to = Timestamp(at.saturating_add(SESSION_WINDOW_MS));
+            let found =
+                self.find_within(Query::term("session_id", &session), Some(from), Some(to))?;
+            // A session shared by two identities is not a session of one: do not follow it.
+            let subs: BTreeSet<&str> = found
+                .iter()
+                .filter(|e| !e.sub.is_empty())
+                .map(|e| e.sub.as_str())
+                .collect();
+            if subs.len() > 1 {
+                continue;
+            }
+            if let Some(sub) = subs.iter().next() {
+                if !self.seen_subs.contains(*sub) && self.follow_identity {
+                    // The session belongs to an identity this trace does not follow.
+                    continue;
+                }
+            }
+            for event in found {
+                self.add(event, rule::SESSION, confidence::CERTAIN);
+            }
+        }
+        Ok(())
+    }
+
+    /// Worker-node windows of the jobs found so far.
+    fn windows(&self) -> Vec<Window> {
+        let jobs = build_jobs(self.events.values().map(|linked| &linked.event));
+        let mut windows = Vec::new();
+        for job in jobs {
+            let (Some(start), node) = (job.started, job.worker_node.clone()) else {
+                continue;
+            };
+            if node.is_empty() {
+                continue;
+            }
+            let end = job
+                .ended
+                .map_or(start.millis() + MAX_JOB_MS, |end| end.millis());
+            let ip = self
+                .events
+                .values()
+                .find(|linked| {
+                    linked.event.worker_node == node
+                        && !linked.event.client_ip.is_empty()
+                        && linked.event.action.starts_with("job.")
+                })
+                .map(|linked| linked.event.client_ip.clone())
+                .unwrap_or_default();
+            windows.push(Window {
+                node,
+                ip,
+                start: start.millis(),
+                end: end.max(start.millis()),
+            });
+        }
+        windows
+    }
+
+    /// The issuance records of parent tokens, without following them further.
+    fn add_parents(&mut self) -> Result<(), Error> {
+        let parents: Vec<String> = self
+            .parents
+            .iter()
+            .filter(|jti| !self.seen_jtis.contains(*jti))
+            .cloned()
+            .collect();
+        for event in self.find_terms("jti", &parents)? {
+            if event.service != "issuer" || self.events.contains_key(&event.id) {
+                continue;
+            }
+            self.events.insert(
+                event.id.clone(),
+                LinkedEvent {
+                    event,
+                    link: Link {
+                        rule: rule::TOKEN_CHAIN.to_string(),
+                        confidence: confidence::CERTAIN.to_string(),
+                    },
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// The probable rule: file operations from a worker node's address while a job of the
+    /// answer ran there, unless they carry another identity or token.
+    fn expand_windows(&mut self) -> Result<(), Error> {
+        let subs = self.seen_subs.clone();
+        let jtis = self.seen_jtis.clone();
+        for window in self.windows() {
+            if !self.seen_windows.insert(window.clone()) {
+                continue;
+            }
+            let mut alternatives = vec![Query::term("client_host", &window.node)];
+            if !window.ip.is_empty() {
+                alternatives.push(Query::term("client_ip", &window.ip));
+            }
+            let found = self.find_within(
+                Query::Or(alternatives),
+                Some(Timestamp(window.start)),
+                Some(Timestamp(window.end + 1)),
+            )?;
+            let candidates: Vec<Event> = found
+                .into_iter()
+                .filter(|event| {
+                    let is_file_operation = event.action.starts_with("file.")
+                        || event.action.starts_with("transfer.")
+                        || event.action == action::AUTHZ_DENY;
+                    let foreign_sub = !event.sub.is_empty() && !subs.contains(&event.sub);
+                    let foreign_jti = !event.jti.is_empty() && !jtis.contains(&event.jti);
+                    is_file_operation
+                        && !foreign_sub
+                        && !foreign_jti
+                        && !self.events.contains_key(&event.id)
+                })
+                .collect();
+            // An operation whose in-service session names another identity is that identity's.
+            let sessions: Vec<String> = candidates
+                .iter()
+                .map(|event| event.session_id.clone())
+                .filter(|session| !session.is_empty())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let mut foreign_sessions = HashSet::new();
+            for chunk in sessions.chunks(TERMS_PER_QUERY) {
+                let query = Query::Or(chunk.iter().map(|s| Query::term("session_id", s)).collect());
+                let from = Timestamp(window.start.saturating_sub(SESSION_WINDOW_MS));
+                let to = Timestamp(window.end.saturating_add(SESSION_WINDOW_MS));
+                for event in self.find_within(query, Some(from), Some(to))? {
+                    if !event.sub.is_empty() && !subs.contains(&event.sub) {
+                        foreign_sessions.insert(event.session_id);
+                    }
+                }
+            }
+            for event in candidates {
+                if foreign_sessions.contains(&event.session_id) {
+                    continue;
+                }
+                self.add(event, rule::WORKER_NODE_WINDOW, confidence::PROBABLE);
+            }
+        }
+        Ok(())
+    }
+
+    /// Expands queued keys for up to `max_depth` rounds.
+    fn run(&mut self) -> Result<(), Error> {
+        for _ in 0..self.request.max_depth {
+            let subs = std::mem::take(&mut self.next_subs);
+            let jtis = std::mem::take(&mut self.next_jtis);
+            let jobs = std::mem::take(&mut self.next_jobs);
+            let sessions = std::mem::take(&mut self.next_sessions);
+            if subs.is_empty() && jtis.is_empty() && jobs.is_empty() && sessions.is_empty() {
+                break;
+            }
+            if !subs.is_empty() {
+                self.expand_subs(subs)?;
+            }
+            if !jtis.is_empty() {
+                self.expand_jtis(jtis)?;
+            }
+            if !jobs.is_empty() {
+                self.expand_jobs(jobs)?;
+            }
+            if !sessions.is_empty() {
+                self.expand_sessions(sessions)?;
+            }
+        }
+        if !(self.next_subs.is_empty()
+            && self.next_jtis.is_empty()
+            && self.next_jobs.is_empty()
+            && self.next_sessions.is_empty())
+        {
+            // Keys were left unexpanded: the depth limit cut the answer.
+            self.truncated = true;
+        }
+        self.add_parents()?;
+        self.expand_windows()
+    }
+}
+
+/// An X.509 distinguished name (`/DC=org/.../CN=Jane Roe`).
+fn is_dn(text: &str) -> bool {
+    text.starts_with('/') && text.contains("CN=")
+}
+
+/// A job id the trace may join on: qualified by a host (`host#C.P`) or an LRMS (`slurm:42`).
+fn is_joinable_job(job: &str) -> bool {
+    !job.is_empty() && (job.contains('#') || job.contains(':')) && !job.starts_with('#')
+}
+
+/// Runs a trace.
+pub fn trace(store: &dyn EventStore, request: &TraceRequest) -> Result<TraceAnswer, Error> {
+    let mut expansion = Expansion::new(store, request);
+    match &request.seed {
+        Seed::Identity { sub, iss } => {
+            expansion.identity_iss = iss.as_deref().map(normalise_iss);
+            expansion.seen_subs.insert(sub.clone());
+            expansion.next_subs.push(sub.clone());
+        }
+        Seed::User { user } => {
+            // Resolved to `sub` through the issuer's own events for that user name.
+            let found = expansion.find(Query::term("username", user))?;
+            for event in found {
+                let from_issuer = event.service == "issuer";
+                if from_issuer
+                    && !event.sub.is_empty()
+                    && expansion.seen_subs.insert(event.sub.clone())
+                {
+                    expansion.next_subs.push(event.sub.clone());
+                }
+                expansion.add(event, rule::ISSUER_USERNAME, confidence::CERTAIN);
+            }
+        }
+        Seed::Jti { jti } => {
+            // A token's trace: its uses, its jobs and sessions, its chain, and the issuer's
+            // account events of its owner — not everything else its owner did.
+            expansion.follow_identity = false;
+            expansion.seen_jtis.insert(jti.clone());
+            expansion.next_jtis.push(jti.clone());
+        }
+        Seed::Client { client } => {
+            // A client's trace: the tokens issued to it and their uses.
+            expansion.follow_identity = false;
+            for event in expansion.find(Query::term("client_id", client))? {
+                expansion.add(event, rule::ISSUER_CLIENT, confidence::CERTAIN);
+            }
+        }
+        Seed::Job { job } => {
+            expansion.follow_identity = false;
+            let found = find_job(&mut expansion, job)?;
+            for event in found {
+                expansion.add(event, rule::SEED, confidence::CERTAIN);
+            }
+        }
+        Seed::Ip { ip } | Seed::Host { host: ip } | Seed::Path { path: ip } => {
+            // Who did what at this address / host / path: the matching events, their
+            // sessions (for the identity of session operations), listed identities — without
+            // following those identities everywhere else.
+            expansion.follow_identity = false;
+            expansion.follow_tokens = false;
+            let query = match &request.seed {
+                Seed::Ip { .. } => Query::term("client_ip", ip),
+                Seed::Host { .. } => Query::Or(vec![
+                    Query::term("worker_node", ip),
+                    Query::term("client_host", ip),
+                    Query::term("host", ip),
+                ]),
+                _ => Query::term("path", ip),
+            };
+            for event in expansion.find(query)? {
+                expansion.add(event, rule::SEED, confidence::CERTAIN);
+            }
+            // Jobs are not followed from a place: a worker node ran many people's jobs.
+            expansion.next_jobs.clear();
+        }
+    }
+    expansion.run()?;
+    if !expansion.follow_identity {
+        add_account_events(&mut expansion)?;
+    }
+    Ok(answer(expansion))
+}
+
+/// Issuer account and client events (disable, restore) of the identities in a narrower trace,
+/// so that "used after the account was disabled" is visible in a token's trace.
+fn add_account_events(expansion: &mut Expansion<'_>) -> Result<(), Error> {
+    let subs: Vec<String> = expansion
+        .events
+        .values()
+        .filter(|linked| linked.link.confidence == confidence::CERTAIN)
+        .map(|linked| linked.event.sub.clone())
+        .filter(|sub| !sub.is_empty())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let clients: Vec<String> = expansion
+        .events
+        .values()
+        .map(|linked| linked.event.client_id.clone())
+        .filter(|client| !client.is_empty())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut found = expansion.find_terms("sub", &subs)?;
+    found.extend(expansion.find_terms("client_id", &clients)?);
+    for event in found {
+        let administrative = matches!(
+            event.action.as_str(),
+            action::ACCOUNT_DISABLE | action::ACCOUNT_RESTORE | action::CLIENT_DISABLE
+        );
+        if administrative {
+            let rule = if event.sub.is_empty() {
+                rule::ISSUER_CLIENT
+            } else {
+                rule::SAME_IDENTITY
+            };
+            expansion.add(event, rule, confidence::CERTAIN);
+        }
+    }
+    Ok(())
+}
+
+/// Events of a job given by any of its ids (`host#C.P`, a batch id, or a bare `C.P`).
+fn find_job(expansion: &mut Expansion<'_>, job: &str) -> Result<Vec<Event>, Error> {
+    let exact = Query::Or(vec![
+        Query::term("job_id", job),
+        Query::term("batch_job_id", job),
+    ]);
+    let found = expansion.find(exact)?;
+    if !found.is_empty() || is_joinable_job(job) {
+        return Ok(found);
+    }
+    // A bare id: any job whose id ends with it.
+    let candidates = expansion.find(Query::Text(job.to_string()))?;
+    let suffixes = [format!("#{job}"), format!(":{job}")];
+    Ok(candidates
+        .into_iter()
+        .filter(|event| {
+            [&event.job_id, &event.batch_job_id]
+                .iter()
+                .any(|id| *id == job || suffixes.iter().any(|s| id.ends_with(s.as_str())))
+        })
+        .collect())
+}
+
+/// Builds the answer's entity lists from its events.
+fn answer(expansion: Expansion<'_>) -> TraceAnswer {
+    let mut events: Vec<LinkedEvent> = expansion.events.into_values().collect();
+    events.sort_by(|a, b| {
+        (a.event.time, &a.event.origin.file, a.event.origin.line).cmp(&(
+            b.event.time,
+            &b.event.origin.file,
+            b.event.origin.line,
+        ))
+    });
+    let certain = || {
+        events
+            .iter()
+            .filter(|linked| linked.link.confidence == confidence::CERTAIN)
+            .map(|linked| &linked.event)
+    };
+    TraceAnswer {
+        query: serde_json::to_value(expansion.request).unwrap_or_default(),
+        truncated: expansion.truncated,
+        identities: build_identities(certain()),
+        tokens: build_tokens(certain()),
+        jobs: build_jobs(certain()),
+        events,
+    }
+}
+
+fn build_identities<'e>(events: impl Iterator<Item = &'e Event>) -> Vec<IdentityOut> {
+    // sub → (issuers seen, usernames from issuer events)
+    let mut by_sub: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
+    for event in events {
+        if event.sub.is_empty() {
+            continue;
+        }
+        let entry = by_sub.entry(event.sub.clone()).or_default();
+        if !event.iss.is_empty() {
+            entry.0.insert(event.iss.clone());
+        }
+        if event.service == "issuer" && !event.username.is_empty() {
+            entry.1.insert(event.username.clone());
+        }
+    }
+    let mut identities = Vec::new();
+    for (sub, (issuers, usernames)) in by_sub {
+        let real: Vec<&String> = issuers
+            .iter()
+            .filter(|iss| !iss.starts_with("alias:"))
+            .collect();
+        let chosen: Vec<String> = if real.is_empty() {
+            if issuers.is_empty() {
+                vec![String::new()]
+            } else {
+                issuers.iter().cloned().collect()
+            }
+        } else {
+            real.into_iter().cloned().collect()
+        };
+        for iss in chosen {
+            identities.push(IdentityOut {
+                iss,
+                sub: sub.clone(),
+                usernames: usernames.iter().cloned().collect(),
+            });
+        }
+    }
+    identities
+}
+
+fn build_tokens<'e>(events: impl Iterator<Item = &'e Event>) -> Vec<TokenOut> {
+    let mut tokens: BTreeMap<String, TokenOut> = BTreeMap::new();
+    for event in events {
+        if event.jti.is_empty() {
+            continue;
+        }
+        let token = tokens.entry(event.jti.clone()).or_insert_with(|| TokenOut {
+            jti: event.jti.clone(),
+            ..TokenOut::default()
+        });
+        let from_issuer = event.service == "issuer" && event.action.starts_with("token.");
+        let fill = |slot: &mut String, value: &str| {
+            if (slot.is_empty() || (from_issuer && !value.is_empty())) && !value.is_empty() {
+                *slot = value.to_string();
+            }
+        };
+        fill(&mut token.iss, &event.iss);
+        fill(&mut token.sub, &event.sub);
+        fill(&mut token.client_id, &event.client_id);
+        fill(&mut token.grant_type, &event.grant_type);
+        fill(&mut token.parent_jti, &event.parent_jti);
+        if (token.scopes.is_empty() || from_issuer) && !event.scopes.is_empty() {
+            token.scopes = event.scopes.clone();
+        }
+        if (token.aud.is_empty() || from_issuer) && !event.aud.is_empty() {
+            token.aud = event.aud.clone();
+        }
+        if token.iat.is_none() || (from_issuer && event.token_iat.is_some()) {
+            token.iat = event.token_iat.or(token.iat);
+        }
+        if token.exp.is_none() || (from_issuer && event.token_exp.is_some()) {
+            token.exp = event.token_exp.or(token.exp);
+        }
+    }
+    tokens.into_values().collect()
+}
+
+/// Groups job events into jobs: CE and batch ids seen on one event are one job.
+fn build_jobs<'e>(events: impl Iterator<Item = &'e Event>) -> Vec<JobOut> {
+    let events: Vec<&Event> = events
+        .filter(|e| is_joinable_job(&e.job_id) || is_joinable_job(&e.batch_job_id))
+        .collect();
+    // Union-find over ids.
+    let mut parent: HashMap<String, String> = HashMap::new();
+    fn root(parent: &mut HashMap<String, String>, id: &str) -> String {
+        let mut current = id.to_string();
+        while let Some(next) = parent.get(&current) {
+            if *next == current {
+                break;
+            }
+            current = next.clone();
+        }
+        current
+    }
+    for event in &events {
+        let ids: Vec<&String> = [&event.job_id, &event.batch_job_id]
+            .into_iter()
+            .filter(|id| is_joinable_job(id))
+            .collect();
+        for id in &ids {
+            parent.entry((*id).clone()).or_insert_with(|| (*id).clone());
+        }
+        if ids.len() == 2 {
+            let a = root(&mut parent, ids[0]);
+            let b = root(&mut parent, ids[1]);
+            if a != b {
+                parent.insert(b, a);
+            }
+        }
+    }
+    let mut jobs: BTreeMap<String, JobOut> = BTreeMap::new();
+    // The end reported with the worker node (batch system, LRMS) bounds the run window more
+    // exactly than a CE's later bookkeeping of it.
+    let mut ended_on_node: HashMap<String, Timestamp> = HashMap::new();
+    for event in &events {
+        let key_id = if is_joinable_job(&event.job_id) {
+            &event.job_id
+        } else {
+            &event.batch_job_id
+        };
+        let key = root(&mut parent, key_id);
+        if event.action == action::JOB_END && !event.worker_node.is_empty() {
+            if let Some(time) = event.time {
+                let slot = ended_on_node.entry(key.clone()).or_insert(time);
+                *slot = (*slot).max(time);
+            }
+        }
+        let job = jobs.entry(key).or_default();
+        if job.job_id.is_empty() && is_joinable_job(&event.job_id) {
+            job.job_id = event.job_id.clone();
+            job.ce = event
+                .job_id
+                .split('#')
+                .next()
+                .unwrap_or_default()
+                .to_string();
+        }
+        if job.batch_job_id.is_empty() && is_joinable_job(&event.batch_job_id) {
+            job.batch_job_id = event.batch_job_id.clone();
+        }
+        if !event.worker_node.is_empty() {
+            job.worker_node = event.worker_node.clone();
+        }
+        let time = event.time;
+        match event.action.as_str() {
+            action::JOB_SUBMIT => {
+                if job.submitted.is_none() || time < job.submitted {
+                    job.submitted = time.or(job.submitted);
+                }
+                if job.jti.is_empty() {
+                    job.jti = event.jti.clone();
+                }
+                if job.sub.is_empty() {
+                    job.sub = event.sub.clone();
+                }
+            }
+            action::JOB_START
+                if job.started.is_none() || (time.is_some() && time > job.started) =>
+            {
+                job.started = time.or(job.started);
+            }
+            action::JOB_END | action::JOB_REMOVE
+                if job.ended.is_none() || (time.is_some() && time > job.ended) =>
+            {
+                job.ended = time.or(job.ended);
+            }
+            _ => {}
+        }
+        if job.sub.is_empty() && !event.sub.is_empty() {
+            job.sub = event.sub.clone();
+        }
+        if job.jti.is_empty() && !event.jti.is_empty() {
+            job.jti = event.jti.clone();
+        }
+    }
+    for (key, time) in ended_on_node {
+        if let Some(job) = jobs.get_mut(&key) {
+            job.ended = Some(time);
+        }
+    }
+    // A job restarted after its end: its window is the last start to its end.
+    for job in jobs.values_mut() {
+        if let (Some(started), Some(ended)) = (job.started, job.ended) {
+            if ended < started {
+                job.ended = None;
+            }
+        }
+        if job.job_id.is_empty() {
+            job.job_id = job.batch_job_id.clone();
+        }
+    }
+    let mut list: Vec<JobOut> = jobs.into_values().collect();
+    list.sort_by(|a, b| (a.submitted, &a.job_id).cmp(&(b.submitted, &b.job_id)));
+    list
 }

@@ -343,9 +343,11 @@ fn redact_after_markers(line: &str, tokens: &mut Vec<FoundToken>) -> String {
         let rest = &bytes[at + 6..];
         if rest.starts_with(b"%20") {
             push_value(at + 9);
-        } else if rest.starts_with(b" ") || rest.starts_with(b"+") || rest.starts_with(b"=") {
-            push_value(at + 7);
-        } else if rest.starts_with(b":") {
+        } else if rest.starts_with(b" ")
+            || rest.starts_with(b"+")
+            || rest.starts_with(b"=")
+            || rest.starts_with(b":")
+        {
             push_value(at + 7);
         }
     }

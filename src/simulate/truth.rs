@@ -4,7 +4,8 @@
 //! (CE, router, history, event log, shadow log, ARC) and lines of an in-service session it
 //! opened (XRootD tident, dCache door session / billing transaction, StoRM request id);
 //! `probable` = file operations from a worker node's address while one of the identity's jobs
-//! ran there, that are not already `certain` for it. A multi-line record (history ad, event-log
+//! ran there and that carry no identity at all (an operation with another identity's token is
+//! that identity's, not probable evidence of whoever else ran a job on the node). A multi-line record (history ad, event-log
 //! event, ARC control file) is referenced by its first line, as its event's origin is.
 
 use std::fs::File;
@@ -181,7 +182,9 @@ impl Truth {
                 self.certain[identity as usize].push((file, line));
             }
         }
-        if let Some(worker_node) = tags.worker_node {
+        // A file operation that carries an identity is that identity's: it is `probable`
+        // evidence of nobody else (a pilot's trace must not return its payloads' files).
+        if let (Some(worker_node), true) = (tags.worker_node, tags.identities().is_empty()) {
             let running = &self.running[worker_node as usize];
             for (index, &identity) in running.iter().enumerate() {
                 let duplicate = running[..index].contains(&identity);
@@ -226,8 +229,8 @@ impl Truth {
             zone: "UTC",
             note: "Times in the logs are UTC (the site's zone). Evidence follows DESIGN.md §4: \
                    certain = lines with the identity's sub or jti, lines of its jobs and of its \
-                   in-service sessions; probable = file operations from a worker node's address \
-                   while one of its jobs ran there. Multi-line records are referenced by their \
+                   in-service sessions; probable = file operations carrying no identity from a worker node's \
+                   address while one of its jobs ran there. Multi-line records are referenced by their \
                    first line.",
             sample: self.sample_note.as_deref(),
             identities: &self.identities,

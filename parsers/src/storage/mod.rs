@@ -3,6 +3,7 @@
 pub mod dcache_access;
 pub mod dcache_billing;
 pub mod dcache_billing_json;
+pub mod dcache_common;
 pub mod eos_audit;
 pub mod eos_log;
 pub mod eos_report;
