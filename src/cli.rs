@@ -476,7 +476,7 @@ pub struct ServeArgs {
     pub secure_cookies: bool,
 }
 
-fn run_serve(data: &PathBuf, args: ServeArgs) -> Result<()> {
+fn run_serve(data: &std::path::Path, args: ServeArgs) -> Result<()> {
     let store = std::sync::Arc::new(open_store(data)?);
     let mut config = tokentrail_web::ServerConfig::new(data);
     config.listen = args.listen;

@@ -456,10 +456,7 @@ fn security_officer_traces_the_stolen_token_in_a_browser() {
     );
     let graph_nodes = page.eval("document.querySelectorAll('#graph svg a.node').length");
     assert!(graph_nodes.as_u64().unwrap() > 0, "the link graph is empty");
-    let screenshot = page.call(
-        "Page.captureScreenshot",
-        json!({"format": "png", "captureBeyondViewport": true}),
-    );
+    let screenshot = page.call("Page.captureScreenshot", json!({"format": "png"}));
     if let Some(png) = screenshot["result"]["data"].as_str() {
         let path = std::env::temp_dir().join("tokentrail-web-trace.b64");
         let _ = std::fs::write(&path, png);

@@ -123,12 +123,15 @@
   function drawGraph() {
     var box = document.getElementById("graph");
     if (!box) return;
-    var columns = [[], [], [], []], nodes = {}, edges = {}, MAX = 40, hidden = [0, 0, 0, 0];
+    var columns = [[], [], [], []], nodes = {}, edges = {}, MAX = 40, hidden = [0, 0, 0, 0], hiddenKeys = {};
     function node(column, kind, value, label) {
       var key = kind + "\u0000" + value;
       if (!value) return null;
       if (!nodes[key]) {
-        if (columns[column].length >= MAX) { hidden[column]++; return null; }
+        if (columns[column].length >= MAX) {
+          if (!hiddenKeys[key]) { hiddenKeys[key] = true; hidden[column]++; }
+          return null;
+        }
         nodes[key] = { column: column, kind: kind, value: value, label: label || value, row: columns[column].length };
         columns[column].push(nodes[key]);
       }

@@ -531,7 +531,7 @@ pub async fn watchlist_add(
         .check_csrf(csrf_header(&headers))
         .and_then(|()| user.require_admin())
     {
-        return response;
+        return response.into_response();
     }
     state.audit.record(
         &user.name,
@@ -558,7 +558,7 @@ pub async fn watchlist_remove(
         .check_csrf(csrf_header(&headers))
         .and_then(|()| user.require_admin())
     {
-        return response;
+        return response.into_response();
     }
     state
         .audit
@@ -573,7 +573,7 @@ pub async fn watchlist_remove(
 /// `GET /api/v1/accounts` (admin): names, roles and key ids, never hashes.
 pub async fn accounts_list(State(state): State<AppState>, user: User) -> Response {
     if let Err(response) = user.require_admin() {
-        return response;
+        return response.into_response();
     }
     match crate::accounts::list_accounts(state.accounts.file()) {
         Ok(accounts) => Json(json!({"accounts": accounts})).into_response(),

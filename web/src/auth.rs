@@ -118,14 +118,13 @@ pub struct User {
 
 impl User {
     /// Checks the CSRF token sent with a state-changing request.
-    pub fn check_csrf(&self, sent: Option<&str>) -> Result<(), Response> {
+    pub fn check_csrf(&self, sent: Option<&str>) -> Result<(), Denied> {
         let Some(expected) = &self.csrf else {
             return Ok(());
         };
         match sent {
             Some(sent) if bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) => Ok(()),
-            _ => Err(error_response(
-                StatusCode::FORBIDDEN,
+            _ => Err(Denied(
                 "missing or wrong CSRF token: reload the page and try again",
             )),
         }
@@ -137,15 +136,22 @@ impl User {
     }
 
     /// Fails unless the user is an admin.
-    pub fn require_admin(&self) -> Result<(), Response> {
+    pub fn require_admin(&self) -> Result<(), Denied> {
         if self.role == Role::Admin {
             Ok(())
         } else {
-            Err(error_response(
-                StatusCode::FORBIDDEN,
-                "this needs the admin role",
-            ))
+            Err(Denied("this needs the admin role"))
         }
+    }
+}
+
+/// A refused request (403 with a reason).
+#[derive(Debug)]
+pub struct Denied(pub &'static str);
+
+impl IntoResponse for Denied {
+    fn into_response(self) -> Response {
+        error_response(StatusCode::FORBIDDEN, self.0)
     }
 }
 

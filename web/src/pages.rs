@@ -339,7 +339,7 @@ pub async fn logout(
     Form(form): Form<CsrfForm>,
 ) -> Response {
     if let Err(response) = user.check_csrf(Some(&form.csrf)) {
-        return response;
+        return response.into_response();
     }
     if let Some(id) = cookie(&headers, SESSION_COOKIE) {
         state.sessions.remove(id);
@@ -553,7 +553,7 @@ pub async fn trace(
     );
     if !incidents.is_empty() {
         body.push_str("<section class=\"incidents\"><h2>Incidents</h2><ul id=\"incidents\">");
-        for incident in &incidents {
+        for incident in incidents.iter().take(100) {
             let _ = write!(
                 body,
                 "<li data-kind=\"{}\"><b>{}</b> <a href=\"#ev-{}\">{}</a></li>",
@@ -561,6 +561,13 @@ pub async fn trace(
                 incident.kind,
                 escape(&incident.event_id),
                 escape_line(&incident.detail)
+            );
+        }
+        if incidents.len() > 100 {
+            let _ = write!(
+                body,
+                "<li>… and {} more (highlighted in the evidence table)</li>",
+                incidents.len() - 100
             );
         }
         body.push_str("</ul></section>");
@@ -818,7 +825,7 @@ pub async fn keys_create(
     Form(form): Form<KeyForm>,
 ) -> Response {
     if let Err(response) = user.check_csrf(Some(&form.csrf)) {
-        return response;
+        return response.into_response();
     }
     state
         .audit
@@ -836,7 +843,7 @@ pub async fn keys_revoke(
     Form(form): Form<KeyForm>,
 ) -> Response {
     if let Err(response) = user.check_csrf(Some(&form.csrf)) {
-        return response;
+        return response.into_response();
     }
     state
         .audit
@@ -850,7 +857,7 @@ pub async fn keys_revoke(
 /// `GET /admin`: accounts.
 pub async fn admin(State(state): State<AppState>, user: User) -> Response {
     if let Err(response) = user.require_admin() {
-        return response;
+        return response.into_response();
     }
     let accounts = match crate::accounts::list_accounts(state.accounts.file()) {
         Ok(accounts) => accounts,
@@ -908,7 +915,7 @@ pub async fn admin_add(
         .check_csrf(Some(&form.csrf))
         .and_then(|()| user.require_admin())
     {
-        return response;
+        return response.into_response();
     }
     let role = match form.role.parse::<crate::accounts::Role>() {
         Ok(role) => role,
@@ -942,7 +949,7 @@ pub async fn admin_remove(
         .check_csrf(Some(&form.csrf))
         .and_then(|()| user.require_admin())
     {
-        return response;
+        return response.into_response();
     }
     if form.name == user.name {
         return error_page(
@@ -1028,7 +1035,7 @@ pub async fn watchlist_add(
         .check_csrf(Some(&form.csrf))
         .and_then(|()| user.require_admin())
     {
-        return response;
+        return response.into_response();
     }
     state.audit.record(
         &user.name,
@@ -1054,7 +1061,7 @@ pub async fn watchlist_remove(
         .check_csrf(Some(&form.csrf))
         .and_then(|()| user.require_admin())
     {
-        return response;
+        return response.into_response();
     }
     state
         .audit
