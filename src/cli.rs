@@ -210,6 +210,12 @@ pub struct DemoArgs {
     /// Days simulated.
     #[arg(long, default_value_t = 2)]
     pub days: u32,
+    /// Address the demo's web UI listens on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Print the incident's trace and stop instead of serving the web UI.
+    #[arg(long)]
+    pub no_serve: bool,
 }
 
 /// `tokentrail simulate`.
@@ -442,9 +448,28 @@ fn run_demo(args: DemoArgs) -> Result<()> {
         users: args.users,
         days: args.days,
     })?;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    crate::demo::print_walkthrough(&demo, &mut out)
+    {
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        crate::demo::print_walkthrough(&demo, &mut out)?;
+    }
+    if args.no_serve {
+        return Ok(());
+    }
+    let (name, password) = tokentrail_web::create_one_time_admin(&demo.data)?;
+    let incident_sub = demo.truth["incident"]["sub"].as_str().unwrap_or_default();
+    println!(
+        "\nWeb UI: http://{}/  — sign in as {name} with the one-time password {password}\n         Then search for {incident_sub} (the incident's user) and open its trace. Ctrl-C stops the demo.",
+        args.listen
+    );
+    run_serve(
+        &demo.data,
+        ServeArgs {
+            listen: args.listen,
+            accounts: None,
+            secure_cookies: false,
+        },
+    )
 }
 
 fn run_formats() -> Result<()> {
