@@ -371,7 +371,7 @@ async fn log_content_is_escaped_on_every_page() {
         "/event/e3".to_string(),
         "/trace?sub=%22%3E%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E".to_string(),
         "/trace?path=%3DHYPERLINK(%22http%3A%2F%2Fx%22)".to_string(),
-        format!("/search?q=%3Cscript%3Ealert(1)%3C/script%3E"),
+        "/search?q=%3Cscript%3Ealert(1)%3C/script%3E".to_string(),
     ] {
         let response = get(&fixture, &uri, &session).await;
         assert_eq!(response.status(), StatusCode::OK, "{uri}");
