@@ -451,7 +451,8 @@ fn run_simulate(args: SimulateArgs) -> Result<()> {
 }
 
 fn run_retention(data: &std::path::Path, args: RetentionArgs) -> Result<()> {
-    let now = parse_time_flag("now", &args.now)?.unwrap_or_else(|| Timestamp::from(chrono::Utc::now()));
+    let now =
+        parse_time_flag("now", &args.now)?.unwrap_or_else(|| Timestamp::from(chrono::Utc::now()));
     if !data.join("index").exists() {
         anyhow::bail!("no store in {}: nothing to expire", data.display());
     }

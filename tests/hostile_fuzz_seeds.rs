@@ -23,7 +23,7 @@ fn replay(target: &str, harness: impl Fn(&[u8])) -> usize {
     let files = inputs(target);
     for file in &files {
         let data = std::fs::read(file).unwrap();
-        let outcome = std::panic::catch_unwind(|| harness(&data));
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| harness(&data)));
         assert!(outcome.is_ok(), "{target} fails on {}", file.display());
     }
     files.len()
@@ -39,7 +39,9 @@ fn issuer_family_seeds_and_regressions_pass_the_fuzz_harness() {
 
 #[test]
 fn ce_family_seeds_and_regressions_pass_the_fuzz_harness() {
-    let count = replay(Family::Ce.target(), |data| fuzzing::family(Family::Ce, data));
+    let count = replay(Family::Ce.target(), |data| {
+        fuzzing::family(Family::Ce, data)
+    });
     assert!(count >= Family::Ce.formats().len());
 }
 

@@ -24,7 +24,7 @@ pub enum Error {
         "another tokentrail process is writing to {0}; stop it or use another --data directory"
     )]
     Busy(PathBuf),
-    #[error("the data directory {0} is read-only: ingest and retention must write there (search still works)")]
+    #[error("the data directory {0} is read-only: tokentrail must write there (its lock files, new data); remount it read-write or copy it")]
     ReadOnly(PathBuf),
     #[error("i/o error on {path}: {source}")]
     Io {

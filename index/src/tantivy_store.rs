@@ -170,7 +170,8 @@ impl TantivyStore {
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
-            .try_into()?;
+            .try_into()
+            .map_err(|error| lock_error(error, &directory))?;
         Ok(TantivyStore {
             directory,
             index,
@@ -201,21 +202,7 @@ impl TantivyStore {
         let writer = self
             .index
             .writer_with_num_threads::<TantivyDocument>(threads, budget)
-            .map_err(|error| match error {
-                TantivyError::LockFailure(LockError::LockBusy, _) => {
-                    Error::Busy(self.directory.clone())
-                }
-                TantivyError::LockFailure(LockError::IoError(io), _)
-                    if matches!(
-                        io.kind(),
-                        std::io::ErrorKind::ReadOnlyFilesystem
-                            | std::io::ErrorKind::PermissionDenied
-                    ) =>
-                {
-                    Error::ReadOnly(self.directory.clone())
-                }
-                other => Error::Tantivy(other),
-            })?;
+            .map_err(|error| lock_error(error, &self.directory))?;
         self.reader.reload()?;
         Ok(TantivySink {
             writer,
@@ -334,6 +321,22 @@ impl crate::store::Backend for TantivyStore {
 
     fn refresh(&self) -> Result<(), Error> {
         self.reload()
+    }
+}
+
+/// A lock tantivy could not take, said plainly: another writer, or a directory we cannot write.
+fn lock_error(error: TantivyError, directory: &Path) -> Error {
+    match error {
+        TantivyError::LockFailure(LockError::LockBusy, _) => Error::Busy(directory.to_path_buf()),
+        TantivyError::LockFailure(LockError::IoError(io), _)
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied
+            ) =>
+        {
+            Error::ReadOnly(directory.to_path_buf())
+        }
+        other => Error::Tantivy(other),
     }
 }
 

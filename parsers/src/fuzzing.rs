@@ -83,8 +83,7 @@ pub fn family(family: Family, data: &[u8]) {
 /// Splits `stream` into lines and runs them through one pipeline.
 pub fn run_stream(context: Context, forced: Option<&str>, stream: &[u8]) -> Vec<Event> {
     let first_line = stream.split(|b| *b == b'\n').next().unwrap_or(&[]);
-    let Ok(mut parser) = StreamParser::new(context, forced, content_fingerprint(first_line))
-    else {
+    let Ok(mut parser) = StreamParser::new(context, forced, content_fingerprint(first_line)) else {
         return Vec::new();
     };
     let mut events = Vec::new();
