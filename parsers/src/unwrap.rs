@@ -278,7 +278,7 @@ fn iso_syslog(text: &str) -> Option<Unwrapped<'_>> {
     let stamp_text = &text[..stamp_len];
     let time = Timestamp::parse(stamp_text).or_else(|| {
         // +0100 without a colon.
-        let (head, zone) = stamp_text.split_at(stamp_text.len().checked_sub(5)?);
+        let (head, zone) = stamp_text.split_at_checked(stamp_text.len().checked_sub(5)?)?;
         let offset = time::parse_offset(zone)?;
         let naive = chrono::NaiveDateTime::parse_from_str(head, "%Y-%m-%dT%H:%M:%S%.f").ok()?;
         Some(Timestamp(
@@ -396,6 +396,14 @@ mod tests {
         ] {
             assert_eq!(unwrap(line, &context()).message, line);
         }
+    }
+
+    #[test]
+    fn iso_prefix_with_multibyte_text_before_the_zone_does_not_panic() {
+        // Regression (cargo fuzz, core_helpers): the `+hhmm` zone split cut inside a character.
+        let line =
+            "0324-06-12T14:2\u{fffd}\u{fffd}\u{fffd}en\u{fffd}t=org.dcache.webdav.request=re";
+        assert_eq!(unwrap(line, &context()).message, line);
     }
 
     #[test]
