@@ -49,6 +49,26 @@ pub enum Command {
     User(UserArgs),
     /// Simulate a site with a stolen-token incident, ingest it and show its trace.
     Demo(DemoArgs),
+    /// Remove stored events older than the retention period, whole UTC days at a time.
+    Retention(RetentionArgs),
+}
+
+/// `tokentrail retention`.
+#[derive(Debug, Args)]
+pub struct RetentionArgs {
+    /// Whole UTC days kept before today (today is always kept); the EGI traceability policy
+    /// asks for at least 180.
+    #[arg(long = "days", env = "TOKENTRAIL_RETENTION_DAYS", default_value_t = tokentrail_index::DEFAULT_RETENTION_DAYS)]
+    pub retention_days: u32,
+    /// Only report what would be removed.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Count days back from this time instead of now (RFC 3339, `YYYY-MM-DD`, epoch).
+    #[arg(long)]
+    pub now: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: OutputFormat,
 }
 
 /// `tokentrail ingest`.
@@ -277,6 +297,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Serve(args) => run_serve(&cli.data, args),
         Command::User(args) => run_user(&cli.data, args),
         Command::Demo(args) => run_demo(args),
+        Command::Retention(args) => run_retention(&cli.data, args),
     }
 }
 
@@ -438,6 +459,55 @@ fn run_simulate(args: SimulateArgs) -> Result<()> {
         args.out.display(),
         args.out.display()
     );
+    Ok(())
+}
+
+fn run_retention(data: &std::path::Path, args: RetentionArgs) -> Result<()> {
+    let now =
+        parse_time_flag("now", &args.now)?.unwrap_or_else(|| Timestamp::from(chrono::Utc::now()));
+    if !data.join("index").exists() {
+        anyhow::bail!("no store in {}: nothing to expire", data.display());
+    }
+    let store = open_store(data)?;
+    let retention = tokentrail_index::Retention {
+        retention_days: args.retention_days,
+    };
+    let report = tokentrail_index::retention::apply(&store, retention, now, args.dry_run)
+        .with_context(|| format!("while applying retention to {}", data.display()))?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match args.format {
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &report)?;
+            writeln!(out)?;
+        }
+        OutputFormat::Csv => {
+            writeln!(out, "day,events")?;
+            for day in &report.days {
+                writeln!(out, "{},{}", day.day, day.events)?;
+            }
+        }
+        OutputFormat::Table => {
+            if !report.days.is_empty() {
+                writeln!(out, "{:<12} {:>10}", "DAY", "EVENTS")?;
+                for day in &report.days {
+                    writeln!(out, "{:<12} {:>10}", day.day, day.events)?;
+                }
+            }
+            writeln!(
+                out,
+                "{} {} events of {} days before {} (keeping {} days: {} events kept); index {:.1} MB → {:.1} MB",
+                if report.dry_run { "would remove" } else { "removed" },
+                report.events,
+                report.days.len(),
+                report.cutoff,
+                report.retention_days,
+                report.kept,
+                report.bytes_before as f64 / 1e6,
+                report.bytes_after as f64 / 1e6,
+            )?;
+        }
+    }
     Ok(())
 }
 
