@@ -345,9 +345,15 @@ fn disabled_at<'a>(changes: &'a [StatusChange], time: Timestamp) -> Option<&'a S
     current
 }
 
-/// Actions by which a service is presented a token.
+/// Status of HTCondor audit events on a resumed security session: the claims are those of
+/// the token that opened the session, which HTCondor does not check again (so such a use after
+/// that token's `exp` is normal, and the client may hold another token by then).
+const CACHED_SESSION: &str = "cached-session";
+
+/// Actions by which a service is presented a token (from a known address, with the token's own
+/// claims).
 fn is_presentation(event: &Event) -> bool {
-    if event.client_ip.is_empty() || event.service == "issuer" {
+    if event.client_ip.is_empty() || event.service == "issuer" || event.status == CACHED_SESSION {
         return false;
     }
     matches!(
