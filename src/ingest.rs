@@ -57,9 +57,12 @@ pub struct IngestOptions {
     pub observer: Option<BatchObserver>,
 }
 
+/// The callback of a [`BatchObserver`].
+pub type ObserveBatch = dyn FnMut(&[Event]) + Send;
+
 /// A callback on each batch of newly stored events; it must not block (the writer waits).
 #[derive(Clone)]
-pub struct BatchObserver(pub Arc<Mutex<dyn FnMut(&[Event]) + Send>>);
+pub struct BatchObserver(pub Arc<Mutex<ObserveBatch>>);
 
 impl std::fmt::Debug for BatchObserver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

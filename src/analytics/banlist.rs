@@ -231,7 +231,7 @@ fn htcondor(watchlist: &Watchlist, generated: Timestamp) -> String {
         let issuer = if entry.iss.is_empty() {
             "[^,]*".to_string()
         } else {
-            format!("{}/?", regex_literal(entry.iss.trim_end_matches('/')))
+            format!("{}\\/?", regex_literal(entry.iss.trim_end_matches('/')))
         };
         let _ = writeln!(out, "# {}", comment(&entry.reason));
         let _ = writeln!(

@@ -334,7 +334,7 @@ struct StatusChange {
 }
 
 /// Whether the status at `time` is disabled, and the disable that made it so.
-fn disabled_at<'a>(changes: &'a [StatusChange], time: Timestamp) -> Option<&'a StatusChange> {
+fn disabled_at(changes: &[StatusChange], time: Timestamp) -> Option<&StatusChange> {
     let mut current = None;
     for change in changes {
         if change.time > time {
@@ -726,7 +726,7 @@ pub fn policy_report(
     };
     let mut anomalies: Vec<Anomaly> = pending.into_values().map(|p| p.anomaly).collect();
     anomalies.append(&mut worker_anomalies);
-    anomalies.sort_by(|a, b| (a.first_seen, a.kind).cmp(&(b.first_seen, b.kind)));
+    anomalies.sort_by_key(|a| (a.first_seen, a.kind));
     let mut anomaly_reasons: HashMap<&str, Vec<&'static str>> = HashMap::new();
     for anomaly in &anomalies {
         if !anomaly.jti.is_empty() {
@@ -904,7 +904,7 @@ pub fn policy_report(
                     (gap.seconds * 1000) as f64 >= config.outage_gap_factor * mean_interval_ms
                 })
                 .collect();
-            gaps.sort_by(|a, b| b.seconds.cmp(&a.seconds));
+            gaps.sort_by_key(|gap| std::cmp::Reverse(gap.seconds));
             gaps.truncate(20);
             IssuerActivity {
                 issuer,
@@ -1068,8 +1068,10 @@ mod tests {
 
     #[test]
     fn refusals_are_classified_by_text_then_claims_then_status() {
-        let mut event = Event::default();
-        event.status = "Token already expired.".into();
+        let mut event = Event {
+            status: "Token already expired.".into(),
+            ..Event::default()
+        };
         assert_eq!(refusal_reason(&event, 60), "expired");
         event.status = "403".into();
         event.jti = "j".into();

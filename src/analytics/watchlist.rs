@@ -404,11 +404,15 @@ mod tests {
         identity.iss = "https://iss.example".into();
         list.add(identity);
         let mut watcher = Watcher::new(&list, Some(dir.path()), None);
-        let mut hit = Event::default();
-        hit.client_ip = "203.0.113.66".into();
-        let mut other_issuer = Event::default();
-        other_issuer.sub = "abc".into();
-        other_issuer.iss = "https://other.example".into();
+        let hit = Event {
+            client_ip: "203.0.113.66".into(),
+            ..Event::default()
+        };
+        let other_issuer = Event {
+            sub: "abc".into(),
+            iss: "https://other.example".into(),
+            ..Event::default()
+        };
         let alerts = watcher.check(&[hit.clone(), hit, other_issuer, Event::default()]);
         assert_eq!(alerts.len(), 1);
         assert_eq!(alerts[0].matches, 2);
