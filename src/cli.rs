@@ -51,6 +51,15 @@ pub enum Command {
     Demo(DemoArgs),
     /// Remove stored events older than the retention period, whole UTC days at a time.
     Retention(RetentionArgs),
+    /// Token policy report over a time range: lifetimes, audiences, scopes, use, refusals,
+    /// flagged tokens and anomalies.
+    Report(crate::analytics::commands::ReportArgs),
+    /// Watchlist of identities, token ids, clients and addresses; ban-list exports.
+    Watch(crate::analytics::commands::WatchArgs),
+    /// Alerts raised by watchlist matches during ingest.
+    Alerts(crate::analytics::commands::AlertsArgs),
+    /// A self-contained HTML (and JSON) incident report of a trace, with evidence hashes.
+    IncidentReport(crate::analytics::commands::IncidentArgs),
 }
 
 /// `tokentrail retention`.
@@ -102,6 +111,9 @@ pub struct IngestArgs {
     /// Print the counts as JSON instead of a table.
     #[arg(long, value_enum, default_value = "table")]
     pub output: OutputFormat,
+    /// POST watchlist alerts as JSON to this plain http:// URL.
+    #[arg(long, env = "TOKENTRAIL_WEBHOOK")]
+    pub webhook: Option<String>,
 }
 
 /// `tokentrail search`.
@@ -298,6 +310,12 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::User(args) => run_user(&cli.data, args),
         Command::Demo(args) => run_demo(args),
         Command::Retention(args) => run_retention(&cli.data, args),
+        Command::Report(args) => crate::analytics::commands::run_report(&cli.data, args),
+        Command::Watch(args) => crate::analytics::commands::run_watch(&cli.data, args),
+        Command::Alerts(args) => crate::analytics::commands::run_alerts(&cli.data, args),
+        Command::IncidentReport(args) => {
+            crate::analytics::commands::run_incident_report(&cli.data, args)
+        }
     }
 }
 
@@ -326,7 +344,31 @@ fn run_ingest(data: &std::path::Path, args: IngestArgs) -> Result<()> {
     if let Some(threads) = args.threads {
         options.threads = threads;
     }
+    // Watchlist alerts on newly stored events.
+    let watcher = crate::analytics::commands::ingest_watcher(data, args.webhook.as_deref())?;
+    if let Some(watcher) = &watcher {
+        let observed = std::sync::Arc::clone(watcher);
+        options.observer = Some(ingest::BatchObserver(std::sync::Arc::new(
+            std::sync::Mutex::new(move |events: &[tokentrail_parsers::Event]| {
+                if let Ok(mut watcher) = observed.lock() {
+                    watcher.check(events);
+                }
+            }),
+        )));
+    }
     let report = ingest::ingest(&store, options)?;
+    let alerts_raised = match &watcher {
+        Some(watcher) => {
+            let mut watcher = watcher
+                .lock()
+                .map_err(|_| anyhow::anyhow!("watchlist state poisoned"))?;
+            if let Some(webhook) = watcher.webhook_mut() {
+                webhook.finish(std::time::Duration::from_secs(30));
+            }
+            watcher.raised()
+        }
+        None => 0,
+    };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match args.output {
@@ -365,6 +407,14 @@ fn run_ingest(data: &std::path::Path, args: IngestArgs) -> Result<()> {
             )?;
             for (file, error) in &report.failed_files {
                 writeln!(out, "not read: {file}: {error}")?;
+            }
+            if alerts_raised > 0 {
+                writeln!(
+                    out,
+                    "{alerts_raised} watchlist alert(s) raised (tokentrail alerts; {})",
+                    data.join(crate::analytics::watchlist::ALERTS_FILE)
+                        .display()
+                )?;
             }
         }
     }

@@ -1,5 +1,6 @@
 //! tokentrail: the command-line tool's library — inputs, ingest, trace engine, simulation.
 
+pub mod analytics;
 pub mod cli;
 pub mod demo;
 pub mod ingest;
