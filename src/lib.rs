@@ -1,6 +1,7 @@
 //! tokentrail: the command-line tool's library — inputs, ingest, trace engine, simulation.
 
 pub mod cli;
+pub mod collect;
 pub mod demo;
 pub mod ingest;
 pub mod input;
