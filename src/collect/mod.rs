@@ -212,6 +212,8 @@ pub fn run_collect(config: Config, data: &std::path::Path) -> Result<()> {
         .build()
         .context("while starting the runtime")?;
     runtime.block_on(async move {
+        // Signals are caught from here on: a SIGTERM during startup is a clean stop too.
+        let stop_signal = shutdown_signal()?;
         let collectors = spawn(&config, Arc::clone(&backend))?;
         let server = match config.listen {
             Some(address) => {
@@ -238,7 +240,7 @@ pub fn run_collect(config: Config, data: &std::path::Path) -> Result<()> {
                 .map(|a| format!(", push and /metrics on http://{a}"))
                 .unwrap_or_default()
         );
-        shutdown_signal().await;
+        stop_signal.await;
         if let Some(server) = server {
             server.abort();
         }
@@ -248,25 +250,15 @@ pub fn run_collect(config: Config, data: &std::path::Path) -> Result<()> {
     })
 }
 
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(_) => {
-                    let _ = interrupt.await;
-                    return;
-                }
-            };
+/// Registers SIGINT and SIGTERM now; the future ends when either arrives.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt()).context("while catching SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("while catching SIGTERM")?;
+    Ok(async move {
         tokio::select! {
-            _ = interrupt => {}
+            _ = interrupt.recv() => {}
             _ = terminate.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
-    }
+    })
 }

@@ -303,10 +303,16 @@ impl Tailer {
         // Same inode and same content: a stream to resume (restart) or reopen.
         let mut found: Option<String> = None;
         for (fingerprint, stream) in &self.streams {
-            if stream.open.is_some() || (stream.checkpoint.prefix_len as usize) > prefix.len() {
+            if (stream.checkpoint.prefix_len as usize) > prefix.len() {
                 continue;
             }
             if fingerprint_of(&prefix[..stream.checkpoint.prefix_len as usize]) == *fingerprint {
+                if stream.open.is_some() {
+                    // A copy of a file still followed (copytruncate before the truncation,
+                    // or a hard link): the original is read; the copy takes over only if
+                    // the original shrinks or goes away.
+                    return Ok(());
+                }
                 let same_inode =
                     stream.checkpoint.dev == file.dev && stream.checkpoint.ino == file.ino;
                 if same_inode || found.is_none() {

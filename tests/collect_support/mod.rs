@@ -11,6 +11,8 @@ use tokentrail_index::{EventStore, Order, Query, TantivyStore};
 
 pub struct Collector {
     pub child: Option<Child>,
+    /// Times the collector was started.
+    pub starts: usize,
     pub config: PathBuf,
     pub data: PathBuf,
     pub log: PathBuf,
@@ -23,6 +25,7 @@ impl Collector {
         std::fs::write(&config, config_text).unwrap();
         let mut collector = Collector {
             child: None,
+            starts: 0,
             config,
             data: dir.join("data"),
             log: dir.join("collect.log"),
@@ -50,6 +53,15 @@ impl Collector {
             .spawn()
             .expect("start tokentrail collect");
         self.child = Some(child);
+        self.starts += 1;
+    }
+
+    /// Waits until the last start has set up its collectors (its banner is in the log).
+    pub fn wait_ready(&self) {
+        let ready = wait_for(Duration::from_secs(60), || {
+            self.log_text().matches("tokentrail: collecting into").count() >= self.starts
+        });
+        assert!(ready, "collect did not start; log:\n{}", self.log_text());
     }
 
     /// kill -9, then start again.
@@ -73,6 +85,9 @@ impl Collector {
 
     /// SIGTERM and wait for a clean exit.
     pub fn terminate(&mut self) {
+        if self.child.is_some() {
+            self.wait_ready();
+        }
         if let Some(mut child) = self.child.take() {
             let status = Command::new("kill")
                 .arg("-TERM")
