@@ -11,8 +11,8 @@ use tokentrail_index::{EventStore, Order, Query, TantivyStore};
 
 pub struct Collector {
     pub child: Option<Child>,
-    /// Times the collector was started.
-    pub starts: usize,
+    /// Length of the log when the collector was last started.
+    pub log_mark: usize,
     pub config: PathBuf,
     pub data: PathBuf,
     pub log: PathBuf,
@@ -25,7 +25,7 @@ impl Collector {
         std::fs::write(&config, config_text).unwrap();
         let mut collector = Collector {
             child: None,
-            starts: 0,
+            log_mark: 0,
             config,
             data: dir.join("data"),
             log: dir.join("collect.log"),
@@ -35,6 +35,7 @@ impl Collector {
     }
 
     fn spawn(&mut self) {
+        self.log_mark = self.log_text().len();
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -53,13 +54,14 @@ impl Collector {
             .spawn()
             .expect("start tokentrail collect");
         self.child = Some(child);
-        self.starts += 1;
     }
 
     /// Waits until the last start has set up its collectors (its banner is in the log).
     pub fn wait_ready(&self) {
         let ready = wait_for(Duration::from_secs(60), || {
-            self.log_text().matches("tokentrail: collecting into").count() >= self.starts
+            self.log_text()
+                .get(self.log_mark..)
+                .is_some_and(|tail| tail.contains("tokentrail: collecting into"))
         });
         assert!(ready, "collect did not start; log:\n{}", self.log_text());
     }
