@@ -34,7 +34,10 @@ fn kill_9_mid_ingest_loses_nothing_and_duplicates_nothing() {
         let lines = 200 + rng.below(2000);
         for n in 0..lines {
             let file = rng.below(3) as usize;
-            let line = format!("round {round} line {n} file {file} {}", "x".repeat(rng.below(300) as usize));
+            let line = format!(
+                "round {round} line {n} file {file} {}",
+                "x".repeat(rng.below(300) as usize)
+            );
             writeln!(files[file], "{line}").unwrap();
             expected.push(line);
             if n % 100 == 0 {
@@ -50,6 +53,10 @@ fn kill_9_mid_ingest_loses_nothing_and_duplicates_nothing() {
     });
     collector.terminate();
     let stored = stored_lines(&data);
-    assert!(complete, "not everything was stored; log:\n{}", collector.log_text());
+    assert!(
+        complete,
+        "not everything was stored; log:\n{}",
+        collector.log_text()
+    );
     assert_exactly_once(&stored, &expected, "after 6 kill -9");
 }

@@ -16,13 +16,24 @@ const FILES: usize = 3;
 
 #[derive(Debug)]
 enum Op {
-    Write { file: usize, lines: usize },
+    Write {
+        file: usize,
+        lines: usize,
+    },
     /// Half a line now, the rest with the next write to that file.
-    Partial { file: usize },
-    Rotate { file: usize },
+    Partial {
+        file: usize,
+    },
+    Rotate {
+        file: usize,
+    },
     Compress,
-    CopyTruncate { file: usize },
-    Delete { file: usize },
+    CopyTruncate {
+        file: usize,
+    },
+    Delete {
+        file: usize,
+    },
     Restart,
     Crash,
 }
@@ -174,7 +185,28 @@ fn run_model(seed: u64, steps: usize) {
                 let stored_all = wait_for(Duration::from_secs(60), || {
                     stored_lines(&data).values().sum::<usize>() >= written
                 });
-                assert!(stored_all, "seed {seed}: not stored before delete; ops {history:?}");
+                if !stored_all {
+                    let complete: Vec<String> = model
+                        .expected
+                        .iter()
+                        .filter(|line| {
+                            !model
+                                .partial
+                                .iter()
+                                .flatten()
+                                .any(|rest| line.ends_with(rest.as_str()))
+                        })
+                        .cloned()
+                        .collect();
+                    assert_exactly_once(
+                        &stored_lines(&data),
+                        &complete,
+                        &format!(
+                            "seed {seed}: before delete; ops {history:?}\nlog:\n{}",
+                            collector.log_text()
+                        ),
+                    );
+                }
                 let _ = std::fs::remove_file(model.live(file));
             }
             Op::Restart => collector.restart(),

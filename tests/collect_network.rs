@@ -62,7 +62,11 @@ fn syslog_and_http_push_are_stored_and_counted() {
     let up = wait_for(Duration::from_secs(30), || {
         TcpStream::connect(("127.0.0.1", http_port)).is_ok()
     });
-    assert!(up, "collector did not listen; log:\n{}", collector.log_text());
+    assert!(
+        up,
+        "collector did not listen; log:\n{}",
+        collector.log_text()
+    );
 
     // UDP, RFC 3164.
     let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -70,7 +74,8 @@ fn syslog_and_http_push_are_stored_and_counted() {
     udp.send_to(rfc3164.as_bytes(), ("127.0.0.1", syslog_port))
         .unwrap();
     // TCP, octet counting with RFC 5424, then newline framing.
-    let rfc5424 = "<34>1 2026-11-22T10:00:01.000Z se01.example.org xrootd 77 - - tcp five four two four";
+    let rfc5424 =
+        "<34>1 2026-11-22T10:00:01.000Z se01.example.org xrootd 77 - - tcp five four two four";
     let newline = "<13>Nov 22 10:00:02 se02.example.org dcache: tcp newline framed";
     let mut tcp = TcpStream::connect(("127.0.0.1", syslog_port)).unwrap();
     write!(tcp, "{} {}", rfc5424.len(), rfc5424).unwrap();

@@ -119,6 +119,8 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(serde_json::json!({"error": message.into()}))).into_response()
 }
 
+// Refusals are whole responses (status and message), built once, where the input is read.
+#[allow(clippy::result_large_err)]
 async fn ingest(
     State(state): State<PushState>,
     Query(params): Query<PushParams>,
@@ -145,8 +147,16 @@ async fn ingest(
     let ndjson = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
-        .is_some_and(|v| v == "application/x-ndjson" || v == "application/json" || v == "application/jsonl");
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .is_some_and(|v| {
+            v == "application/x-ndjson" || v == "application/json" || v == "application/jsonl"
+        });
     let Some(sender) = state.sender() else {
         return error(StatusCode::SERVICE_UNAVAILABLE, "the collector is stopping");
     };
@@ -197,6 +207,7 @@ async fn ingest(
 }
 
 /// Parses a whole body, or refuses it whole: (lines, events).
+#[allow(clippy::result_large_err)]
 fn parse_body(
     settings: &Settings,
     params: &PushParams,
@@ -204,7 +215,10 @@ fn parse_body(
     ndjson: bool,
 ) -> Result<(u64, Vec<Event>), Response> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(error(StatusCode::BAD_REQUEST, "empty body: no lines to ingest"));
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "empty body: no lines to ingest",
+        ));
     }
     if let Some(format) = &params.format {
         if tokentrail_parsers::registry::find(format).is_none() {

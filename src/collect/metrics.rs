@@ -43,6 +43,14 @@ impl CollectorMetrics {
     }
 }
 
+/// A metric: name, type, help, and how to read it from a collector.
+type Series = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&CollectorMetrics) -> u64,
+);
+
 /// Counters of a running set of collectors and their writer.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -64,14 +72,49 @@ impl Metrics {
     /// Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let series: [(&str, &str, &str, fn(&CollectorMetrics) -> u64); 7] = [
-            ("tokentrail_collector_lines_total", "counter", "Lines read.", |c| c.lines.load(Ordering::Relaxed)),
-            ("tokentrail_collector_bytes_total", "counter", "Bytes read.", |c| c.bytes.load(Ordering::Relaxed)),
-            ("tokentrail_collector_events_total", "counter", "Events produced.", |c| c.events.load(Ordering::Relaxed)),
-            ("tokentrail_collector_committed_events_total", "counter", "Events made durable.", |c| c.committed_events.load(Ordering::Relaxed)),
-            ("tokentrail_collector_errors_total", "counter", "Read errors and rejected input.", |c| c.errors.load(Ordering::Relaxed)),
-            ("tokentrail_collector_lag_bytes", "gauge", "Bytes in followed files not yet read.", |c| c.lag_bytes.load(Ordering::Relaxed)),
-            ("tokentrail_collector_open_files", "gauge", "Files followed.", |c| c.open_files.load(Ordering::Relaxed)),
+        let series: [Series; 7] = [
+            (
+                "tokentrail_collector_lines_total",
+                "counter",
+                "Lines read.",
+                |c| c.lines.load(Ordering::Relaxed),
+            ),
+            (
+                "tokentrail_collector_bytes_total",
+                "counter",
+                "Bytes read.",
+                |c| c.bytes.load(Ordering::Relaxed),
+            ),
+            (
+                "tokentrail_collector_events_total",
+                "counter",
+                "Events produced.",
+                |c| c.events.load(Ordering::Relaxed),
+            ),
+            (
+                "tokentrail_collector_committed_events_total",
+                "counter",
+                "Events made durable.",
+                |c| c.committed_events.load(Ordering::Relaxed),
+            ),
+            (
+                "tokentrail_collector_errors_total",
+                "counter",
+                "Read errors and rejected input.",
+                |c| c.errors.load(Ordering::Relaxed),
+            ),
+            (
+                "tokentrail_collector_lag_bytes",
+                "gauge",
+                "Bytes in followed files not yet read.",
+                |c| c.lag_bytes.load(Ordering::Relaxed),
+            ),
+            (
+                "tokentrail_collector_open_files",
+                "gauge",
+                "Files followed.",
+                |c| c.open_files.load(Ordering::Relaxed),
+            ),
         ];
         for (name, kind, help, value) in series {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");

@@ -16,11 +16,11 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
-use tokio::sync::mpsc;
 use tokentrail_parsers::stream::{RawLine, StreamParser};
 use tokentrail_parsers::time::TimeContext;
 use tokentrail_parsers::{Context, Event};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::sync::mpsc;
 
 use super::config::SyslogConfig;
 use super::metrics::CollectorMetrics;
@@ -257,8 +257,9 @@ fn parse_loop(
                     file_name: program.clone(),
                     issuer_aliases: Arc::clone(&settings.issuer_aliases),
                 };
-                let fingerprint =
-                    fingerprint_of(format!("syslog\0{name}\0{started}\0{host}\0{program}").as_bytes());
+                let fingerprint = fingerprint_of(
+                    format!("syslog\0{name}\0{started}\0{host}\0{program}").as_bytes(),
+                );
                 match StreamParser::new(context, format.as_deref(), fingerprint) {
                     Ok(parser) => {
                         streams.insert(

@@ -183,9 +183,9 @@ impl Tailer {
             let Some(open) = stream.open.as_mut() else {
                 continue;
             };
-            let position = seen.iter().position(|s| {
-                s.dev == stream.checkpoint.dev && s.ino == stream.checkpoint.ino
-            });
+            let position = seen
+                .iter()
+                .position(|s| s.dev == stream.checkpoint.dev && s.ino == stream.checkpoint.ino);
             match position {
                 Some(index) => {
                     claimed[index] = true;
@@ -237,11 +237,7 @@ impl Tailer {
             }
             self.consider(file)?;
         }
-        let open: Vec<&Stream> = self
-            .streams
-            .values()
-            .filter(|s| s.open.is_some())
-            .collect();
+        let open: Vec<&Stream> = self.streams.values().filter(|s| s.open.is_some()).collect();
         self.metrics
             .open_files
             .store(open.len() as u64, Ordering::Relaxed);
@@ -337,8 +333,10 @@ impl Tailer {
         let fingerprint = match found {
             Some(fingerprint) => {
                 let stream = &self.streams[&fingerprint];
-                if stream.checkpoint.finished && stream.checkpoint.size == file.size
-                    && stream.checkpoint.dev == file.dev && stream.checkpoint.ino == file.ino
+                if stream.checkpoint.finished
+                    && stream.checkpoint.size == file.size
+                    && stream.checkpoint.dev == file.dev
+                    && stream.checkpoint.ino == file.ino
                 {
                     return Ok(());
                 }
@@ -367,7 +365,12 @@ impl Tailer {
         self.read_stream(&fingerprint, compressed)
     }
 
-    fn open_stream(&mut self, fingerprint: &str, file: &Seen, compressed: bool) -> Result<(), Stopped> {
+    fn open_stream(
+        &mut self,
+        fingerprint: &str,
+        file: &Seen,
+        compressed: bool,
+    ) -> Result<(), Stopped> {
         let shown_path = file.path.display().to_string();
         let host = self
             .config
@@ -607,7 +610,8 @@ fn append_capped(open: &mut Open, bytes: &[u8], max_line: usize) {
     if bytes.len() > room {
         open.partial_truncated = true;
     }
-    open.partial.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    open.partial
+        .extend_from_slice(&bytes[..bytes.len().min(room)]);
 }
 
 /// Feeds the line in `open.partial` (which ends at `open.read_pos`) to the parser.
@@ -661,7 +665,8 @@ fn read_prefix(path: &Path, compressed: bool) -> std::io::Result<Vec<u8>> {
             .take(FINGERPRINT_BYTES as u64)
             .read_to_end(&mut prefix)?;
     } else {
-        file.take(FINGERPRINT_BYTES as u64).read_to_end(&mut prefix)?;
+        file.take(FINGERPRINT_BYTES as u64)
+            .read_to_end(&mut prefix)?;
     }
     Ok(prefix)
 }

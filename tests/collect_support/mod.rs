@@ -176,7 +176,10 @@ pub fn assert_exactly_once(stored: &HashMap<String, usize>, expected: &[String],
         }
     }
     let expected_set: std::collections::HashSet<&String> = expected.iter().collect();
-    let extra: Vec<&String> = stored.keys().filter(|k| !expected_set.contains(k)).collect();
+    let extra: Vec<&String> = stored
+        .keys()
+        .filter(|k| !expected_set.contains(k))
+        .collect();
     assert!(
         missing.is_empty() && doubled.is_empty() && extra.is_empty(),
         "{context}: {} missing {:?}, {} twice {:?}, {} unexpected {:?}",
