@@ -60,6 +60,10 @@ pub enum Command {
     Alerts(crate::analytics::commands::AlertsArgs),
     /// A self-contained HTML (and JSON) incident report of a trace, with evidence hashes.
     IncidentReport(crate::analytics::commands::IncidentArgs),
+    /// Follow log files, receive syslog and HTTP pushes, store every line exactly once.
+    Collect(CollectArgs),
+    /// What the collectors have committed: lines, bytes, events, errors, lag per file.
+    Status(StatusArgs),
 }
 
 /// `tokentrail retention`.
@@ -76,6 +80,22 @@ pub struct RetentionArgs {
     #[arg(long)]
     pub now: Option<String>,
     /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: OutputFormat,
+}
+
+/// `tokentrail collect`.
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// The collector configuration (see examples/tokentrail.toml).
+    #[arg(long, env = "TOKENTRAIL_CONFIG")]
+    pub config: PathBuf,
+}
+
+/// `tokentrail status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Output format (table or json).
     #[arg(long, value_enum, default_value = "table")]
     pub format: OutputFormat,
 }
@@ -316,6 +336,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::IncidentReport(args) => {
             crate::analytics::commands::run_incident_report(&cli.data, args)
         }
+        Command::Collect(args) => {
+            let config = crate::collect::Config::load(&args.config)?;
+            crate::collect::run_collect(config, &cli.data)
+        }
+        Command::Status(args) => run_status(&cli.data, args),
     }
 }
 
@@ -603,6 +628,21 @@ fn run_formats() -> Result<()> {
             format.service.as_str(),
             format.summary
         )?;
+    }
+    Ok(())
+}
+
+fn run_status(data: &std::path::Path, args: StatusArgs) -> Result<()> {
+    let store = open_store(data)?;
+    let status = crate::collect::status::collect_status(&store)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match args.format {
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "collectors": status }))?;
+            writeln!(out)?;
+        }
+        _ => crate::collect::status::write_table(&mut out, &status)?,
     }
     Ok(())
 }

@@ -124,7 +124,7 @@ struct Known {
     previous: Option<SourceCheckpoint>,
 }
 
-fn fingerprint_of(prefix: &[u8]) -> String {
+pub(crate) fn fingerprint_of(prefix: &[u8]) -> String {
     // The pipeline's fingerprint of a first line would collide for files that start alike;
     // the first 4 KiB (or the whole of a smaller file) tell streams apart.
     let digest = Sha256::digest(prefix);

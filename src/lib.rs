@@ -2,6 +2,7 @@
 
 pub mod analytics;
 pub mod cli;
+pub mod collect;
 pub mod demo;
 pub mod ingest;
 pub mod input;
