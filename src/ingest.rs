@@ -218,10 +218,26 @@ pub fn ingest(store: &dyn Backend, options: IngestOptions) -> Result<IngestRepor
         workers.push(std::thread::spawn(move || loop {
             let next = queue.lock().map(|mut files| files.next()).unwrap_or(None);
             let Some(file) = next else { break };
-            if let Err(error) = read_file(&file, &shared, &sender) {
-                tracing::warn!(file = %file.display, %error, "file not ingested");
+            // A parser bug must cost one file, reported, never the rest of the run.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                read_file(&file, &shared, &sender)
+            }));
+            let failure = match outcome {
+                Ok(Ok(())) => None,
+                Ok(Err(error)) => Some(format!("{error:#}")),
+                Err(panic) => Some(format!(
+                    "internal error while parsing (please report): {}",
+                    panic
+                        .downcast_ref::<&str>()
+                        .map(|text| text.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_default()
+                )),
+            };
+            if let Some(error) = failure {
+                tracing::error!(file = %file.display, %error, "file not ingested");
                 if let Ok(mut failed) = shared.failed.lock() {
-                    failed.push((file.display.clone(), format!("{error:#}")));
+                    failed.push((file.display.clone(), error));
                 }
             }
         }));
