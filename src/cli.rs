@@ -45,6 +45,9 @@ pub enum Command {
     Formats,
     /// Simulate a site with a stolen-token incident, ingest it and show its trace.
     Demo(DemoArgs),
+    /// Measurements for scripts/bench.sh (see BENCHMARKS.md).
+    #[command(hide = true)]
+    Bench(crate::bench_driver::BenchArgs),
 }
 
 /// `tokentrail ingest`.
@@ -265,6 +268,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Simulate(args) => run_simulate(args),
         Command::Formats => run_formats(),
         Command::Demo(args) => run_demo(args),
+        Command::Bench(args) => crate::bench_driver::run(args),
     }
 }
 

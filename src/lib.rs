@@ -1,5 +1,7 @@
 //! tokentrail: the command-line tool's library — inputs, ingest, trace engine, simulation.
 
+pub mod bench_driver;
+pub mod bench_support;
 pub mod cli;
 pub mod demo;
 pub mod ingest;
