@@ -43,6 +43,10 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// List the log formats tokentrail reads.
     Formats,
+    /// Serve the web UI and the JSON API (sign-in required; see `tokentrail user`).
+    Serve(ServeArgs),
+    /// Manage the web UI's local accounts and API keys.
+    User(UserArgs),
     /// Simulate a site with a stolen-token incident, ingest it and show its trace.
     Demo(DemoArgs),
     /// Measurements for scripts/bench.sh (see BENCHMARKS.md).
@@ -209,6 +213,12 @@ pub struct DemoArgs {
     /// Days simulated.
     #[arg(long, default_value_t = 2)]
     pub days: u32,
+    /// Address the demo's web UI listens on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Print the incident's trace and stop instead of serving the web UI.
+    #[arg(long)]
+    pub no_serve: bool,
 }
 
 /// `tokentrail simulate`.
@@ -267,6 +277,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Trace(args) => run_trace(&cli.data, args),
         Command::Simulate(args) => run_simulate(args),
         Command::Formats => run_formats(),
+        Command::Serve(args) => run_serve(&cli.data, args),
+        Command::User(args) => run_user(&cli.data, args),
         Command::Demo(args) => run_demo(args),
         Command::Bench(args) => crate::bench_driver::run(args),
     }
@@ -440,9 +452,28 @@ fn run_demo(args: DemoArgs) -> Result<()> {
         users: args.users,
         days: args.days,
     })?;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    crate::demo::print_walkthrough(&demo, &mut out)
+    {
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        crate::demo::print_walkthrough(&demo, &mut out)?;
+    }
+    if args.no_serve {
+        return Ok(());
+    }
+    let (name, password) = tokentrail_web::create_one_time_admin(&demo.data)?;
+    let incident_sub = demo.truth["incident"]["sub"].as_str().unwrap_or_default();
+    println!(
+        "\nWeb UI: http://{}/  — sign in as {name} with the one-time password {password}\n         Then search for {incident_sub} (the incident's user) and open its trace. Ctrl-C stops the demo.",
+        args.listen
+    );
+    run_serve(
+        &demo.data,
+        ServeArgs {
+            listen: args.listen,
+            accounts: None,
+            secure_cookies: false,
+        },
+    )
 }
 
 fn run_formats() -> Result<()> {
@@ -456,6 +487,132 @@ fn run_formats() -> Result<()> {
             format.service.as_str(),
             format.summary
         )?;
+    }
+    Ok(())
+}
+
+/// `tokentrail serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; a non-loopback address needs an account (`tokentrail user add`).
+    #[arg(long, env = "TOKENTRAIL_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Accounts file (default DATA/accounts.json).
+    #[arg(long, env = "TOKENTRAIL_ACCOUNTS")]
+    pub accounts: Option<PathBuf>,
+    /// Mark session cookies Secure (set this when a TLS proxy fronts the server).
+    #[arg(long, env = "TOKENTRAIL_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+}
+
+fn run_serve(data: &std::path::Path, args: ServeArgs) -> Result<()> {
+    let store = std::sync::Arc::new(open_store(data)?);
+    let mut config = tokentrail_web::ServerConfig::new(data);
+    config.listen = args.listen;
+    config.secure_cookies = args.secure_cookies;
+    if let Some(accounts) = args.accounts {
+        config.accounts_file = accounts;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("while starting the async runtime")?;
+    runtime.block_on(tokentrail_web::serve(config, store))?;
+    Ok(())
+}
+
+/// `tokentrail user`.
+#[derive(Debug, Args)]
+pub struct UserArgs {
+    #[command(subcommand)]
+    pub action: UserAction,
+    /// Accounts file (default DATA/accounts.json).
+    #[arg(long, global = true, env = "TOKENTRAIL_ACCOUNTS")]
+    pub accounts: Option<PathBuf>,
+}
+
+/// `tokentrail user add|list|remove|key`.
+#[derive(Debug, Subcommand)]
+pub enum UserAction {
+    /// Add an account; prints a generated password unless --password-stdin is given.
+    Add {
+        name: String,
+        /// viewer (reads) or admin (also manages accounts and watchlists).
+        #[arg(long, default_value = "viewer", value_parser = ["viewer", "admin"])]
+        role: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List accounts (names, roles, API key ids; never secrets).
+    List,
+    /// Remove an account and its API keys.
+    Remove { name: String },
+    /// Create an API key for scripts (printed once; send as `Authorization: Bearer KEY`).
+    Key {
+        name: String,
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+}
+
+fn run_user(data: &std::path::Path, args: UserArgs) -> Result<()> {
+    let file = args
+        .accounts
+        .unwrap_or_else(|| tokentrail_web::default_accounts_file(data));
+    match args.action {
+        UserAction::Add {
+            name,
+            role,
+            password_stdin,
+        } => {
+            let role: tokentrail_web::Role = role
+                .parse()
+                .map_err(|error: String| anyhow::anyhow!(error))?;
+            let password = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .context("while reading the password from standard input")?;
+                line.trim_end_matches(['\r', '\n']).to_string()
+            } else {
+                tokentrail_web::accounts::random_secret()[..20].to_string()
+            };
+            tokentrail_web::add_account(&file, &name, role, &password)?;
+            if password_stdin {
+                println!(
+                    "added {} account {name} to {}",
+                    role.as_str(),
+                    file.display()
+                );
+            } else {
+                println!(
+                    "added {} account {name} to {}; its password (shown once): {password}",
+                    role.as_str(),
+                    file.display()
+                );
+            }
+        }
+        UserAction::List => {
+            for account in tokentrail_web::list_accounts(&file)? {
+                println!(
+                    "{:<24} {:<7} {} api-keys={}",
+                    account.name,
+                    account.role.as_str(),
+                    account.created,
+                    account.api_keys.len()
+                );
+            }
+        }
+        UserAction::Remove { name } => {
+            if !tokentrail_web::remove_account(&file, &name)? {
+                anyhow::bail!("no account {name:?} in {}", file.display());
+            }
+            println!("removed account {name}");
+        }
+        UserAction::Key { name, label } => {
+            println!("{}", tokentrail_web::create_api_key(&file, &name, &label)?);
+        }
     }
     Ok(())
 }

@@ -197,6 +197,8 @@ struct Expansion<'a> {
     follow_tokens: bool,
     /// Parent tokens (refresh / subject tokens) of tokens in the answer.
     parents: BTreeSet<String>,
+    /// Expansion rounds this seed calls for (at most the request's depth).
+    rounds: usize,
 }
 
 fn normalise_iss(iss: &str) -> String {
@@ -225,6 +227,7 @@ impl<'a> Expansion<'a> {
             follow_identity: true,
             follow_tokens: true,
             parents: BTreeSet::new(),
+            rounds: usize::MAX,
         }
     }
 
@@ -251,10 +254,17 @@ impl<'a> Expansion<'a> {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        let query = query.within(from, to);
         let hits = self
             .store
-            .search(&query.within(from, to), self.limit(), Order::OldestFirst)?;
+            .search(&query, self.limit(), Order::OldestFirst)?;
         if hits.total > hits.events.len() as u64 {
+            tracing::debug!(
+                total = hits.total,
+                kept = hits.events.len(),
+                ?query,
+                "trace lookup hit its cap"
+            );
             self.truncated = true;
         }
         Ok(hits.events)
@@ -283,6 +293,7 @@ impl<'a> Expansion<'a> {
     /// it carries for expansion.
     fn add(&mut self, event: Event, rule: &str, confidence: &str) {
         if self.events.len() >= self.request.max_events && !self.events.contains_key(&event.id) {
+            tracing::debug!(max_events = self.request.max_events, "trace answer full");
             self.truncated = true;
             return;
         }
@@ -518,7 +529,8 @@ impl<'a> Expansion<'a> {
 
     /// Expands queued keys for up to `max_depth` rounds.
     fn run(&mut self) -> Result<(), Error> {
-        for _ in 0..self.request.max_depth {
+        let rounds = self.request.max_depth.min(self.rounds);
+        for _ in 0..rounds {
             let subs = std::mem::take(&mut self.next_subs);
             let jtis = std::mem::take(&mut self.next_jtis);
             let jobs = std::mem::take(&mut self.next_jobs);
@@ -539,11 +551,12 @@ impl<'a> Expansion<'a> {
                 self.expand_sessions(sessions)?;
             }
         }
-        if !(self.next_subs.is_empty()
+        let keys_left = !(self.next_subs.is_empty()
             && self.next_jtis.is_empty()
             && self.next_jobs.is_empty()
-            && self.next_sessions.is_empty())
-        {
+            && self.next_sessions.is_empty());
+        if keys_left && rounds == self.request.max_depth {
+            tracing::debug!(depth = rounds, "trace stopped at its depth with keys left");
             // Keys were left unexpanded: the depth limit cut the answer.
             self.truncated = true;
         }
@@ -624,8 +637,9 @@ pub fn trace(store: &dyn EventStore, request: &TraceRequest) -> Result<TraceAnsw
             for event in expansion.find(query)? {
                 expansion.add(event, rule::SEED, confidence::CERTAIN);
             }
-            // Jobs are not followed from a place: a worker node ran many people's jobs.
-            expansion.next_jobs.clear();
+            // From a place, one round: the sessions and jobs of what happened there, not
+            // everything those go on to touch.
+            expansion.rounds = 1;
         }
     }
     expansion.run()?;
@@ -655,8 +669,23 @@ fn add_account_events(expansion: &mut Expansion<'_>) -> Result<(), Error> {
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let mut found = expansion.find_terms("sub", &subs)?;
-    found.extend(expansion.find_terms("client_id", &clients)?);
+    let administrative = Query::Or(
+        [
+            action::ACCOUNT_DISABLE,
+            action::ACCOUNT_RESTORE,
+            action::CLIENT_DISABLE,
+        ]
+        .iter()
+        .map(|name| Query::term("action", name))
+        .collect(),
+    );
+    let mut found = Vec::new();
+    for (field, values) in [("sub", &subs), ("client_id", &clients)] {
+        for chunk in values.chunks(TERMS_PER_QUERY) {
+            let keys = Query::Or(chunk.iter().map(|v| Query::term(field, v)).collect());
+            found.extend(expansion.find(Query::And(vec![keys, administrative.clone()]))?);
+        }
+    }
     for event in found {
         let administrative = matches!(
             event.action.as_str(),
@@ -835,6 +864,9 @@ fn build_jobs<'e>(events: impl Iterator<Item = &'e Event>) -> Vec<JobOut> {
         }
     }
     let mut jobs: BTreeMap<String, JobOut> = BTreeMap::new();
+    // The end reported with the worker node (batch system, LRMS) bounds the run window more
+    // exactly than a CE's later bookkeeping of it.
+    let mut ended_on_node: HashMap<String, Timestamp> = HashMap::new();
     for event in &events {
         let key_id = if is_joinable_job(&event.job_id) {
             &event.job_id
@@ -842,6 +874,12 @@ fn build_jobs<'e>(events: impl Iterator<Item = &'e Event>) -> Vec<JobOut> {
             &event.batch_job_id
         };
         let key = root(&mut parent, key_id);
+        if event.action == action::JOB_END && !event.worker_node.is_empty() {
+            if let Some(time) = event.time {
+                let slot = ended_on_node.entry(key.clone()).or_insert(time);
+                *slot = (*slot).max(time);
+            }
+        }
         let job = jobs.entry(key).or_default();
         if job.job_id.is_empty() && is_joinable_job(&event.job_id) {
             job.job_id = event.job_id.clone();
@@ -888,6 +926,11 @@ fn build_jobs<'e>(events: impl Iterator<Item = &'e Event>) -> Vec<JobOut> {
         }
         if job.jti.is_empty() && !event.jti.is_empty() {
             job.jti = event.jti.clone();
+        }
+    }
+    for (key, time) in ended_on_node {
+        if let Some(job) = jobs.get_mut(&key) {
+            job.ended = Some(time);
         }
     }
     // A job restarted after its end: its window is the last start to its end.

@@ -12,6 +12,9 @@ pub mod stream;
 pub mod time;
 pub mod unwrap;
 
+#[cfg(test)]
+mod testing;
+
 pub mod ce;
 pub mod issuer;
 pub mod storage;
