@@ -16,10 +16,10 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use crate::bench_support::{options_for, parse_only, percentiles, store_only};
 use anyhow::{Context as _, Result};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
-use crate::bench_support::{options_for, parse_only, percentiles, store_only};
 use tokentrail_index::{trace, EventStore, Order, Query, Seed, TantivyStore, TraceRequest};
 
 /// `tokentrail bench`.
@@ -215,7 +215,10 @@ fn report(dir: &std::path::Path, cores: usize) -> Result<Value> {
     ratios.insert("store_vs_gzip".into(), json!(index / gzipped));
     if let Some(parse) = &parse {
         let parse_mb_s = parse["mb_per_s"].as_f64().unwrap_or(f64::NAN);
-        ratios.insert("ingest_vs_parse_only".into(), json!(ingest_mb_s / parse_mb_s));
+        ratios.insert(
+            "ingest_vs_parse_only".into(),
+            json!(ingest_mb_s / parse_mb_s),
+        );
     }
     if let Some(store) = &store {
         let store_events_s = store["store"]["events_per_s"].as_f64().unwrap_or(f64::NAN);
@@ -363,7 +366,13 @@ fn measure_traces(
 fn time_rg(value: &str, logs: &std::path::Path) -> Result<f64> {
     let started = Instant::now();
     let status = Command::new("rg")
-        .args(["--fixed-strings", "--count", "--search-zip", "--no-messages", "--"])
+        .args([
+            "--fixed-strings",
+            "--count",
+            "--search-zip",
+            "--no-messages",
+            "--",
+        ])
         .arg(value)
         .arg(logs)
         .stdout(Stdio::null())

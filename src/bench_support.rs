@@ -62,70 +62,72 @@ pub fn parse_only(options: &IngestOptions, keep_every: u64) -> Result<(ParseRun,
     for _ in 0..threads {
         let queue = Arc::clone(&queue);
         let options = options.clone();
-        workers.push(std::thread::spawn(move || -> Result<(ParseRun, Vec<Event>)> {
-            let mut run = ParseRun::default();
-            let mut kept = Vec::new();
-            let mut seen = 0u64;
-            loop {
-                let next = queue.lock().map(|mut files| files.next()).unwrap_or(None);
-                let Some(file) = next else { break };
-                let file_started = Instant::now();
-                let opened = input::open(&file.path, Arc::new(AtomicU64::new(0)))?;
-                let mut stream = StreamParser::new(
-                    stream_context(&file, &options),
-                    options.format.as_deref(),
-                    content_fingerprint(&opened.prefix),
-                )?;
-                let mut reader = LineReader::new(opened.reader, options.max_line_bytes);
-                let mut line = Vec::with_capacity(4096);
-                let mut events = Vec::with_capacity(4096);
-                let mut drain = |events: &mut Vec<Event>, run: &mut ParseRun| {
-                    for event in events.drain(..) {
-                        run.events += 1;
-                        seen += 1;
-                        if keep_every > 0 && seen % keep_every == 0 {
-                            kept.push(event);
+        workers.push(std::thread::spawn(
+            move || -> Result<(ParseRun, Vec<Event>)> {
+                let mut run = ParseRun::default();
+                let mut kept = Vec::new();
+                let mut seen = 0u64;
+                loop {
+                    let next = queue.lock().map(|mut files| files.next()).unwrap_or(None);
+                    let Some(file) = next else { break };
+                    let file_started = Instant::now();
+                    let opened = input::open(&file.path, Arc::new(AtomicU64::new(0)))?;
+                    let mut stream = StreamParser::new(
+                        stream_context(&file, &options),
+                        options.format.as_deref(),
+                        content_fingerprint(&opened.prefix),
+                    )?;
+                    let mut reader = LineReader::new(opened.reader, options.max_line_bytes);
+                    let mut line = Vec::with_capacity(4096);
+                    let mut events = Vec::with_capacity(4096);
+                    let mut drain = |events: &mut Vec<Event>, run: &mut ParseRun| {
+                        for event in events.drain(..) {
+                            run.events += 1;
+                            seen += 1;
+                            if keep_every > 0 && seen % keep_every == 0 {
+                                kept.push(event);
+                            }
+                        }
+                    };
+                    while let Some(position) = reader
+                        .next_line(&mut line)
+                        .with_context(|| format!("while reading {}", file.display))?
+                    {
+                        stream.feed(
+                            RawLine {
+                                bytes: &line,
+                                number: position.number,
+                                offset: position.offset,
+                                truncated: position.truncated,
+                            },
+                            &mut events,
+                        );
+                        if events.len() >= 4096 {
+                            drain(&mut events, &mut run);
                         }
                     }
-                };
-                while let Some(position) = reader
-                    .next_line(&mut line)
-                    .with_context(|| format!("while reading {}", file.display))?
-                {
-                    stream.feed(
-                        RawLine {
-                            bytes: &line,
-                            number: position.number,
-                            offset: position.offset,
-                            truncated: position.truncated,
-                        },
-                        &mut events,
-                    );
-                    if events.len() >= 4096 {
-                        drain(&mut events, &mut run);
-                    }
+                    stream.finish(&mut events);
+                    drain(&mut events, &mut run);
+                    let stats = stream.into_stats();
+                    let seconds = file_started.elapsed().as_secs_f64();
+                    run.bytes += reader.offset();
+                    run.lines += stats.lines();
+                    let dominant = stats
+                        .formats
+                        .iter()
+                        .max_by_key(|(_, counts)| counts.lines)
+                        .map(|(format, _)| format.clone())
+                        .unwrap_or_else(|| "empty".into());
+                    let rate = run.per_format.entry(dominant).or_default();
+                    rate.files += 1;
+                    rate.bytes += reader.offset();
+                    rate.lines += stats.lines();
+                    rate.thread_seconds += seconds;
                 }
-                stream.finish(&mut events);
-                drain(&mut events, &mut run);
-                let stats = stream.into_stats();
-                let seconds = file_started.elapsed().as_secs_f64();
-                run.bytes += reader.offset();
-                run.lines += stats.lines();
-                let dominant = stats
-                    .formats
-                    .iter()
-                    .max_by_key(|(_, counts)| counts.lines)
-                    .map(|(format, _)| format.clone())
-                    .unwrap_or_else(|| "empty".into());
-                let rate = run.per_format.entry(dominant).or_default();
-                rate.files += 1;
-                rate.bytes += reader.offset();
-                rate.lines += stats.lines();
-                rate.thread_seconds += seconds;
-            }
-            run.kept = kept.len() as u64;
-            Ok((run, kept))
-        }));
+                run.kept = kept.len() as u64;
+                Ok((run, kept))
+            },
+        ));
     }
     let mut kept = Vec::new();
     let mut total = ParseRun {

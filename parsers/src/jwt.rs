@@ -222,13 +222,11 @@ pub fn may_hold_secret(line: &str) -> bool {
     static FINDERS: std::sync::OnceLock<Vec<memchr::memmem::Finder<'static>>> =
         std::sync::OnceLock::new();
     let finders = FINDERS.get_or_init(|| {
-        [
-            "eyJ", "earer", "EARER", "hvs.", "hvb.", "hvr.",
-        ]
-        .iter()
-        .chain(SECRET_KEYS)
-        .map(|needle| memchr::memmem::Finder::new(needle.as_bytes()).into_owned())
-        .collect()
+        ["eyJ", "earer", "EARER", "hvs.", "hvb.", "hvr."]
+            .iter()
+            .chain(SECRET_KEYS)
+            .map(|needle| memchr::memmem::Finder::new(needle.as_bytes()).into_owned())
+            .collect()
     });
     let bytes = line.as_bytes();
     finders.iter().any(|finder| finder.find(bytes).is_some())

@@ -403,12 +403,11 @@ impl StreamParser {
 /// The counts of `format`, created on first use (without allocating its name every line).
 fn counts_of<'a>(stats: &'a mut Stats, format: &str) -> &'a mut FormatCounts {
     if !stats.formats.contains_key(format) {
-        stats.formats.insert(format.to_string(), FormatCounts::default());
+        stats
+            .formats
+            .insert(format.to_string(), FormatCounts::default());
     }
-    stats
-        .formats
-        .get_mut(format)
-        .expect("inserted just above")
+    stats.formats.get_mut(format).expect("inserted just above")
 }
 
 /// Issuers are compared without a trailing slash (`https://cms-auth.cern.ch/` and
