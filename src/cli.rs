@@ -49,9 +49,58 @@ pub enum Command {
     User(UserArgs),
     /// Simulate a site with a stolen-token incident, ingest it and show its trace.
     Demo(DemoArgs),
+    /// Remove stored events older than the retention period, whole UTC days at a time.
+    Retention(RetentionArgs),
+    /// Token policy report over a time range: lifetimes, audiences, scopes, use, refusals,
+    /// flagged tokens and anomalies.
+    Report(crate::analytics::commands::ReportArgs),
+    /// Watchlist of identities, token ids, clients and addresses; ban-list exports.
+    Watch(crate::analytics::commands::WatchArgs),
+    /// Alerts raised by watchlist matches during ingest.
+    Alerts(crate::analytics::commands::AlertsArgs),
+    /// A self-contained HTML (and JSON) incident report of a trace, with evidence hashes.
+    IncidentReport(crate::analytics::commands::IncidentArgs),
+    /// Follow log files, receive syslog and HTTP pushes, store every line exactly once.
+    Collect(CollectArgs),
+    /// What the collectors have committed: lines, bytes, events, errors, lag per file.
+    Status(StatusArgs),
     /// Measurements for scripts/bench.sh (see BENCHMARKS.md).
     #[command(hide = true)]
     Bench(crate::bench_driver::BenchArgs),
+}
+
+/// `tokentrail retention`.
+#[derive(Debug, Args)]
+pub struct RetentionArgs {
+    /// Whole UTC days kept before today (today is always kept); the EGI traceability policy
+    /// asks for at least 180.
+    #[arg(long = "days", env = "TOKENTRAIL_RETENTION_DAYS", default_value_t = tokentrail_index::DEFAULT_RETENTION_DAYS)]
+    pub retention_days: u32,
+    /// Only report what would be removed.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Count days back from this time instead of now (RFC 3339, `YYYY-MM-DD`, epoch).
+    #[arg(long)]
+    pub now: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: OutputFormat,
+}
+
+/// `tokentrail collect`.
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// The collector configuration (see examples/tokentrail.toml).
+    #[arg(long, env = "TOKENTRAIL_CONFIG")]
+    pub config: PathBuf,
+}
+
+/// `tokentrail status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Output format (table or json).
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: OutputFormat,
 }
 
 /// `tokentrail ingest`.
@@ -85,6 +134,9 @@ pub struct IngestArgs {
     /// Print the counts as JSON instead of a table.
     #[arg(long, value_enum, default_value = "table")]
     pub output: OutputFormat,
+    /// POST watchlist alerts as JSON to this plain http:// URL.
+    #[arg(long, env = "TOKENTRAIL_WEBHOOK")]
+    pub webhook: Option<String>,
 }
 
 /// `tokentrail search`.
@@ -280,6 +332,18 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Serve(args) => run_serve(&cli.data, args),
         Command::User(args) => run_user(&cli.data, args),
         Command::Demo(args) => run_demo(args),
+        Command::Retention(args) => run_retention(&cli.data, args),
+        Command::Report(args) => crate::analytics::commands::run_report(&cli.data, args),
+        Command::Watch(args) => crate::analytics::commands::run_watch(&cli.data, args),
+        Command::Alerts(args) => crate::analytics::commands::run_alerts(&cli.data, args),
+        Command::IncidentReport(args) => {
+            crate::analytics::commands::run_incident_report(&cli.data, args)
+        }
+        Command::Collect(args) => {
+            let config = crate::collect::Config::load(&args.config)?;
+            crate::collect::run_collect(config, &cli.data)
+        }
+        Command::Status(args) => run_status(&cli.data, args),
         Command::Bench(args) => crate::bench_driver::run(args),
     }
 }
@@ -309,7 +373,31 @@ fn run_ingest(data: &std::path::Path, args: IngestArgs) -> Result<()> {
     if let Some(threads) = args.threads {
         options.threads = threads;
     }
+    // Watchlist alerts on newly stored events.
+    let watcher = crate::analytics::commands::ingest_watcher(data, args.webhook.as_deref())?;
+    if let Some(watcher) = &watcher {
+        let observed = std::sync::Arc::clone(watcher);
+        options.observer = Some(ingest::BatchObserver(std::sync::Arc::new(
+            std::sync::Mutex::new(move |events: &[tokentrail_parsers::Event]| {
+                if let Ok(mut watcher) = observed.lock() {
+                    watcher.check(events);
+                }
+            }),
+        )));
+    }
     let report = ingest::ingest(&store, options)?;
+    let alerts_raised = match &watcher {
+        Some(watcher) => {
+            let mut watcher = watcher
+                .lock()
+                .map_err(|_| anyhow::anyhow!("watchlist state poisoned"))?;
+            if let Some(webhook) = watcher.webhook_mut() {
+                webhook.finish(std::time::Duration::from_secs(30));
+            }
+            watcher.raised()
+        }
+        None => 0,
+    };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match args.output {
@@ -348,6 +436,14 @@ fn run_ingest(data: &std::path::Path, args: IngestArgs) -> Result<()> {
             )?;
             for (file, error) in &report.failed_files {
                 writeln!(out, "not read: {file}: {error}")?;
+            }
+            if alerts_raised > 0 {
+                writeln!(
+                    out,
+                    "{alerts_raised} watchlist alert(s) raised (tokentrail alerts; {})",
+                    data.join(crate::analytics::watchlist::ALERTS_FILE)
+                        .display()
+                )?;
             }
         }
     }
@@ -445,6 +541,55 @@ fn run_simulate(args: SimulateArgs) -> Result<()> {
     Ok(())
 }
 
+fn run_retention(data: &std::path::Path, args: RetentionArgs) -> Result<()> {
+    let now =
+        parse_time_flag("now", &args.now)?.unwrap_or_else(|| Timestamp::from(chrono::Utc::now()));
+    if !data.join("index").exists() {
+        anyhow::bail!("no store in {}: nothing to expire", data.display());
+    }
+    let store = open_store(data)?;
+    let retention = tokentrail_index::Retention {
+        retention_days: args.retention_days,
+    };
+    let report = tokentrail_index::retention::apply(&store, retention, now, args.dry_run)
+        .with_context(|| format!("while applying retention to {}", data.display()))?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match args.format {
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &report)?;
+            writeln!(out)?;
+        }
+        OutputFormat::Csv => {
+            writeln!(out, "day,events")?;
+            for day in &report.days {
+                writeln!(out, "{},{}", day.day, day.events)?;
+            }
+        }
+        OutputFormat::Table => {
+            if !report.days.is_empty() {
+                writeln!(out, "{:<12} {:>10}", "DAY", "EVENTS")?;
+                for day in &report.days {
+                    writeln!(out, "{:<12} {:>10}", day.day, day.events)?;
+                }
+            }
+            writeln!(
+                out,
+                "{} {} events of {} days before {} (keeping {} days: {} events kept); index {:.1} MB → {:.1} MB",
+                if report.dry_run { "would remove" } else { "removed" },
+                report.events,
+                report.days.len(),
+                report.cutoff,
+                report.retention_days,
+                report.kept,
+                report.bytes_before as f64 / 1e6,
+                report.bytes_after as f64 / 1e6,
+            )?;
+        }
+    }
+    Ok(())
+}
+
 fn run_demo(args: DemoArgs) -> Result<()> {
     let demo = crate::demo::prepare(&crate::demo::DemoOptions {
         dir: args.dir,
@@ -487,6 +632,21 @@ fn run_formats() -> Result<()> {
             format.service.as_str(),
             format.summary
         )?;
+    }
+    Ok(())
+}
+
+fn run_status(data: &std::path::Path, args: StatusArgs) -> Result<()> {
+    let store = open_store(data)?;
+    let status = crate::collect::status::collect_status(&store)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match args.format {
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "collectors": status }))?;
+            writeln!(out)?;
+        }
+        _ => crate::collect::status::write_table(&mut out, &status)?,
     }
     Ok(())
 }

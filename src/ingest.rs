@@ -53,6 +53,21 @@ pub struct IngestOptions {
     pub memory_budget: usize,
     /// Show progress on standard error.
     pub progress: bool,
+    /// Called by the writer with each batch of newly stored events (watchlist alerts).
+    pub observer: Option<BatchObserver>,
+}
+
+/// The callback of a [`BatchObserver`].
+pub type ObserveBatch = dyn FnMut(&[Event]) + Send;
+
+/// A callback on each batch of newly stored events; it must not block (the writer waits).
+#[derive(Clone)]
+pub struct BatchObserver(pub Arc<Mutex<ObserveBatch>>);
+
+impl std::fmt::Debug for BatchObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BatchObserver")
+    }
 }
 
 impl Default for IngestOptions {
@@ -71,6 +86,7 @@ impl Default for IngestOptions {
             commit_every: 500_000,
             memory_budget: 256 << 20,
             progress: false,
+            observer: None,
         }
     }
 }
@@ -108,7 +124,7 @@ struct Known {
     previous: Option<SourceCheckpoint>,
 }
 
-fn fingerprint_of(prefix: &[u8]) -> String {
+pub(crate) fn fingerprint_of(prefix: &[u8]) -> String {
     // The pipeline's fingerprint of a first line would collide for files that start alike;
     // the first 4 KiB (or the whole of a smaller file) tell streams apart.
     let digest = Sha256::digest(prefix);
@@ -215,7 +231,13 @@ pub fn ingest(store: &dyn Backend, options: IngestOptions) -> Result<IngestRepor
     let progress = options
         .progress
         .then(|| spawn_progress(Arc::clone(&shared), total_bytes));
-    let written = write_all(sink.as_mut(), receiver, checkpoints, options.commit_every);
+    let written = write_all(
+        sink.as_mut(),
+        receiver,
+        checkpoints,
+        options.commit_every,
+        options.observer.as_ref(),
+    );
     for worker in workers {
         let _ = worker.join();
     }
@@ -245,6 +267,7 @@ fn write_all(
     receiver: Receiver<Message>,
     mut checkpoints: Checkpoints,
     commit_every: u64,
+    observer: Option<&BatchObserver>,
 ) -> Result<(u64, u64)> {
     let mut added = 0u64;
     let mut present = 0u64;
@@ -256,6 +279,7 @@ fn write_all(
             check_below,
             checkpoint,
         } = message;
+        let mut fresh = Vec::new();
         for event in &events {
             let check = event.origin.offset < check_below;
             if sink
@@ -264,8 +288,16 @@ fn write_all(
             {
                 added += 1;
                 since_commit += 1;
+                if observer.is_some() {
+                    fresh.push(event.clone());
+                }
             } else {
                 present += 1;
+            }
+        }
+        if let (Some(observer), false) = (observer, fresh.is_empty()) {
+            if let Ok(mut observe) = observer.0.lock() {
+                observe(&fresh);
             }
         }
         checkpoints.sources.insert(fingerprint, checkpoint);

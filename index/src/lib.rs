@@ -2,6 +2,7 @@
 //! tantivy implementation (schema, batched idempotent writer, commit checkpoints, retention).
 
 pub mod query;
+pub mod retention;
 pub mod store;
 mod tantivy_store;
 pub mod trace;
@@ -9,6 +10,7 @@ pub mod trace;
 use std::path::PathBuf;
 
 pub use query::{parse as parse_query, Query, QueryError};
+pub use retention::{Retention, RetentionReport, DEFAULT_RETENTION_DAYS};
 pub use store::{Backend, Checkpoints, EventSink, EventStore, Hits, Order, SourceCheckpoint};
 pub use tantivy_store::{TantivySink, TantivyStore};
 pub use trace::{trace, Seed, TraceAnswer, TraceRequest};
@@ -22,6 +24,8 @@ pub enum Error {
         "another tokentrail process is writing to {0}; stop it or use another --data directory"
     )]
     Busy(PathBuf),
+    #[error("the data directory {0} is read-only: tokentrail must write there (its lock files, new data); remount it read-write or copy it")]
+    ReadOnly(PathBuf),
     #[error("i/o error on {path}: {source}")]
     Io {
         path: PathBuf,

@@ -186,7 +186,8 @@ impl TantivyStore {
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
-            .try_into()?;
+            .try_into()
+            .map_err(|error| lock_error(error, &directory))?;
         Ok(TantivyStore {
             directory,
             index,
@@ -217,12 +218,7 @@ impl TantivyStore {
         let writer = self
             .index
             .writer_with_num_threads::<TantivyDocument>(threads, budget)
-            .map_err(|error| match error {
-                TantivyError::LockFailure(LockError::LockBusy, _) => {
-                    Error::Busy(self.directory.clone())
-                }
-                other => Error::Tantivy(other),
-            })?;
+            .map_err(|error| lock_error(error, &self.directory))?;
         self.reader.reload()?;
         Ok(TantivySink {
             writer,
@@ -344,6 +340,22 @@ impl crate::store::Backend for TantivyStore {
     }
 }
 
+/// A lock tantivy could not take, said plainly: another writer, or a directory we cannot write.
+fn lock_error(error: TantivyError, directory: &Path) -> Error {
+    match error {
+        TantivyError::LockFailure(LockError::LockBusy, _) => Error::Busy(directory.to_path_buf()),
+        TantivyError::LockFailure(LockError::IoError(io), _)
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied
+            ) =>
+        {
+            Error::ReadOnly(directory.to_path_buf())
+        }
+        other => Error::Tantivy(other),
+    }
+}
+
 /// Escapes a literal for tantivy's regex syntax.
 fn regex_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len() * 2);
@@ -411,18 +423,36 @@ impl TantivySink {
         self.uncommitted
     }
 
-    /// Deletes every event older than `before` (retention) and commits.
+    /// Retention: deletes every dated event older than `before` (events without a time are
+    /// never deleted: nothing says they are old), commits with `checkpoints`, then rewrites the
+    /// segments that hold deleted events and removes unused files, so the space is returned
+    /// now rather than at some later merge. Segments left without a live event are dropped
+    /// by the commit itself.
     pub fn delete_before(
         &mut self,
         before: tokentrail_parsers::Timestamp,
         checkpoints: &Checkpoints,
     ) -> Result<(), Error> {
         let query = RangeQuery::new(
-            Bound::Unbounded,
+            Bound::Excluded(Term::from_field_i64(self.fields.time, NO_TIME)),
             Bound::Excluded(Term::from_field_i64(self.fields.time, before.millis())),
         );
         self.writer.delete_query(Box::new(query))?;
-        self.commit(checkpoints)
+        self.commit(checkpoints)?;
+        let with_deletes: Vec<_> = self
+            .writer
+            .index()
+            .searchable_segment_metas()?
+            .into_iter()
+            .filter(|meta| meta.has_deletes())
+            .map(|meta| meta.id())
+            .collect();
+        if !with_deletes.is_empty() {
+            self.writer.merge(&with_deletes).wait()?;
+        }
+        self.writer.garbage_collect_files().wait()?;
+        self.reader.reload()?;
+        Ok(())
     }
 
     fn exists(&self, id: &str) -> Result<bool, Error> {

@@ -184,13 +184,15 @@ struct Expansion<'a> {
     truncated: bool,
     seen_subs: HashSet<String>,
     seen_jtis: HashSet<String>,
-    seen_jobs: HashSet<String>,
+    /// Job ids by the field they stand in: a CE job id and a batch job id are different
+    /// namespaces (two schedds on one host both count clusters from 1).
+    seen_jobs: HashSet<(&'static str, String)>,
     seen_sessions: HashSet<String>,
     seen_windows: HashSet<Window>,
     /// Keys to expand in the next round.
     next_subs: Vec<String>,
     next_jtis: Vec<String>,
-    next_jobs: Vec<String>,
+    next_jobs: Vec<(&'static str, String)>,
     next_sessions: Vec<(String, i64)>,
     /// Identities in the answer ("whose evidence is certain"), for the probable filter.
     follow_identity: bool,
@@ -327,9 +329,12 @@ impl<'a> Expansion<'a> {
             // children are siblings, not uses of this token.
             self.parents.insert(event.parent_jti.clone());
         }
-        for job in [&event.job_id, &event.batch_job_id] {
-            if is_joinable_job(job) && self.seen_jobs.insert(job.clone()) {
-                self.next_jobs.push(job.clone());
+        for (field, job) in [
+            ("job_id", &event.job_id),
+            ("batch_job_id", &event.batch_job_id),
+        ] {
+            if is_joinable_job(job) && self.seen_jobs.insert((field, job.clone())) {
+                self.next_jobs.push((field, job.clone()));
             }
         }
         if !event.session_id.is_empty() && self.seen_sessions.insert(event.session_id.clone()) {
@@ -369,9 +374,18 @@ impl<'a> Expansion<'a> {
         Ok(())
     }
 
-    fn expand_jobs(&mut self, jobs: Vec<String>) -> Result<(), Error> {
-        let mut found = self.find_terms("job_id", &jobs)?;
-        found.extend(self.find_terms("batch_job_id", &jobs)?);
+    fn expand_jobs(&mut self, jobs: Vec<(&'static str, String)>) -> Result<(), Error> {
+        let mut found = Vec::new();
+        for field in ["job_id", "batch_job_id"] {
+            let ids: Vec<String> = jobs
+                .iter()
+                .filter(|(in_field, _)| *in_field == field)
+                .map(|(_, id)| id.clone())
+                .collect();
+            if !ids.is_empty() {
+                found.extend(self.find_terms(field, &ids)?);
+            }
+        }
         for event in found {
             self.add(event, rule::JOB, confidence::CERTAIN);
         }
@@ -848,16 +862,17 @@ fn build_jobs<'e>(events: impl Iterator<Item = &'e Event>) -> Vec<JobOut> {
         current
     }
     for event in &events {
-        let ids: Vec<&String> = [&event.job_id, &event.batch_job_id]
+        let ids: Vec<String> = [("j:", &event.job_id), ("b:", &event.batch_job_id)]
             .into_iter()
-            .filter(|id| is_joinable_job(id))
+            .filter(|(_, id)| is_joinable_job(id))
+            .map(|(namespace, id)| format!("{namespace}{id}"))
             .collect();
         for id in &ids {
-            parent.entry((*id).clone()).or_insert_with(|| (*id).clone());
+            parent.entry(id.clone()).or_insert_with(|| id.clone());
         }
         if ids.len() == 2 {
-            let a = root(&mut parent, ids[0]);
-            let b = root(&mut parent, ids[1]);
+            let a = root(&mut parent, &ids[0]);
+            let b = root(&mut parent, &ids[1]);
             if a != b {
                 parent.insert(b, a);
             }
@@ -869,11 +884,11 @@ fn build_jobs<'e>(events: impl Iterator<Item = &'e Event>) -> Vec<JobOut> {
     let mut ended_on_node: HashMap<String, Timestamp> = HashMap::new();
     for event in &events {
         let key_id = if is_joinable_job(&event.job_id) {
-            &event.job_id
+            format!("j:{}", event.job_id)
         } else {
-            &event.batch_job_id
+            format!("b:{}", event.batch_job_id)
         };
-        let key = root(&mut parent, key_id);
+        let key = root(&mut parent, &key_id);
         if event.action == action::JOB_END && !event.worker_node.is_empty() {
             if let Some(time) = event.time {
                 let slot = ended_on_node.entry(key.clone()).or_insert(time);
@@ -947,4 +962,56 @@ fn build_jobs<'e>(events: impl Iterator<Item = &'e Event>) -> Vec<JobOut> {
     let mut list: Vec<JobOut> = jobs.into_values().collect();
     list.sort_by(|a, b| (a.submitted, &a.job_id).cmp(&(b.submitted, &b.job_id)));
     list
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Checkpoints, EventSink, TantivyStore};
+    use tokentrail_parsers::Service;
+
+    fn job_event(id: &str, action: &str, job: &str, batch: &str, sub: &str, at: i64) -> Event {
+        let mut event = Event::new("test", Service::Ce);
+        event.id = id.into();
+        event.action = action.into();
+        event.job_id = job.into();
+        event.batch_job_id = batch.into();
+        event.sub = sub.into();
+        event.time = Some(Timestamp(at));
+        event
+    }
+
+    #[test]
+    fn a_ce_job_and_a_batch_job_with_the_same_number_stay_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TantivyStore::open(dir.path()).unwrap();
+        let mut sink = store.writer(50 << 20).unwrap();
+        // Alice's CE job 7.0 is routed to batch job 99.0; Bob's CE job 99.0 is routed to 7.0.
+        for event in [
+            job_event("a1", action::JOB_SUBMIT, "ce#7.0", "", "alice", 1_000),
+            job_event("a2", action::JOB_ROUTE, "ce#7.0", "ce#99.0", "", 2_000),
+            job_event("a3", action::JOB_START, "", "ce#99.0", "", 3_000),
+            job_event("b1", action::JOB_SUBMIT, "ce#99.0", "", "bob", 1_500),
+            job_event("b2", action::JOB_ROUTE, "ce#99.0", "ce#7.0", "", 2_500),
+            job_event("b3", action::JOB_START, "", "ce#7.0", "", 3_500),
+        ] {
+            sink.add(&event, false).unwrap();
+        }
+        sink.commit(&Checkpoints::default()).unwrap();
+        store.reload().unwrap();
+        let answer = trace(
+            &store,
+            &TraceRequest::new(Seed::Identity {
+                sub: "alice".into(),
+                iss: None,
+            }),
+        )
+        .unwrap();
+        let ids: BTreeSet<&str> = answer.events.iter().map(|e| e.event.id.as_str()).collect();
+        assert_eq!(ids, ["a1", "a2", "a3"].into_iter().collect());
+        assert_eq!(answer.jobs.len(), 1);
+        assert_eq!(answer.jobs[0].job_id, "ce#7.0");
+        assert_eq!(answer.jobs[0].batch_job_id, "ce#99.0");
+        assert_eq!(answer.jobs[0].started, Some(Timestamp(3_000)));
+    }
 }

@@ -4,6 +4,8 @@
 //! A parser never knows about the store: it turns lines into [`Event`]s, nothing more.
 
 pub mod event;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod jwt;
 pub mod kv;
 pub mod parser;

@@ -156,6 +156,21 @@ impl TraceParams {
 }
 
 /// Runs a trace on a blocking thread.
+/// The incidents of an answer, with worker nodes looked up in the store.
+pub async fn run_incidents(
+    state: &AppState,
+    answer: &TraceAnswer,
+) -> Vec<crate::incidents::Incident> {
+    let copy = answer.clone();
+    let known = state
+        .blocking("incidents", move |store| {
+            Ok::<_, String>(crate::incidents::known_worker_nodes(store, &copy))
+        })
+        .await
+        .unwrap_or_default();
+    crate::incidents::find(answer, &known)
+}
+
 pub async fn run_trace(state: &AppState, request: TraceRequest) -> Result<TraceAnswer, String> {
     state
         .blocking("trace", move |store| {
@@ -268,7 +283,7 @@ pub async fn trace(
     let mut value = serde_json::to_value(&answer).unwrap_or_default();
     if params.incidents {
         value["incidents"] =
-            serde_json::to_value(crate::incidents::find(&answer)).unwrap_or_default();
+            serde_json::to_value(run_incidents(&state, &answer).await).unwrap_or_default();
     }
     let mut response = Json(value).into_response();
     if params.download {

@@ -30,8 +30,42 @@ fn is_worker_node_event(action_name: &str) -> bool {
     action_name.starts_with("job.") && action_name != action::JOB_SUBMIT
 }
 
-/// The incidents of an answer, in event order.
-pub fn find(answer: &TraceAnswer) -> Vec<Incident> {
+/// Addresses among the answer's token uses that the store knows as worker nodes (a job
+/// started there), even when the job is not part of this answer — a pilot's payload uses the
+/// user's token from a worker node the user never submitted to.
+pub fn known_worker_nodes(
+    store: &dyn tokentrail_index::EventStore,
+    answer: &TraceAnswer,
+) -> BTreeSet<String> {
+    use tokentrail_index::{Order, Query};
+    let candidates: BTreeSet<&str> = answer
+        .events
+        .iter()
+        .filter(|linked| !linked.event.jti.is_empty() && !linked.event.client_ip.is_empty())
+        .map(|linked| linked.event.client_ip.as_str())
+        .collect();
+    let candidates: Vec<&str> = candidates.into_iter().collect();
+    let mut known = BTreeSet::new();
+    for chunk in candidates.chunks(64) {
+        let query = Query::And(vec![
+            Query::term("action", action::JOB_START),
+            Query::Or(
+                chunk
+                    .iter()
+                    .map(|ip| Query::term("client_ip", ip))
+                    .collect(),
+            ),
+        ]);
+        if let Ok(hits) = store.search(&query, 10_000, Order::NewestFirst) {
+            known.extend(hits.events.into_iter().map(|event| event.client_ip));
+        }
+    }
+    known
+}
+
+/// The incidents of an answer, in event order. `known_worker_nodes` are addresses known as
+/// worker nodes beyond the answer's own jobs (see [`known_worker_nodes`]).
+pub fn find(answer: &TraceAnswer, known_worker_nodes: &BTreeSet<String>) -> Vec<Incident> {
     let mut incidents = Vec::new();
     // Disable times by sub, username and client.
     let mut disabled: HashMap<(&str, &str), Timestamp> = HashMap::new();
@@ -117,7 +151,8 @@ pub fn find(answer: &TraceAnswer) -> Vec<Incident> {
             });
         }
         if !event.jti.is_empty() && !event.client_ip.is_empty() {
-            let from_worker_node = worker_nodes.contains(event.client_host.as_str())
+            let from_worker_node = known_worker_nodes.contains(&event.client_ip)
+                || worker_nodes.contains(event.client_host.as_str())
                 || worker_nodes.contains(event.worker_node.as_str())
                 || worker_nodes.contains(event.client_ip.as_str());
             let seen = addresses_of_jti.entry(event.jti.as_str()).or_default();
@@ -178,7 +213,7 @@ mod tests {
             ],
             ..TraceAnswer::default()
         };
-        let incidents = find(&answer);
+        let incidents = find(&answer, &BTreeSet::new());
         let kinds: Vec<_> = incidents
             .iter()
             .map(|i| (i.kind, i.event_id.as_str()))

@@ -482,7 +482,7 @@ pub async fn trace(
         Err(error) => return error_page(&user, StatusCode::INTERNAL_SERVER_ERROR, &error),
     };
     let (kind, value) = params.seed_pair().unwrap_or(("", ""));
-    let incidents = crate::incidents::find(&answer);
+    let incidents = api::run_incidents(&state, &answer).await;
     let incident_ids: HashSet<&str> = incidents.iter().map(|i| i.event_id.as_str()).collect();
     let shown: Vec<(&Event, Option<&Link>)> = answer
         .events
