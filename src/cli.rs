@@ -64,6 +64,9 @@ pub enum Command {
     Collect(CollectArgs),
     /// What the collectors have committed: lines, bytes, events, errors, lag per file.
     Status(StatusArgs),
+    /// Measurements for scripts/bench.sh (see BENCHMARKS.md).
+    #[command(hide = true)]
+    Bench(crate::bench_driver::BenchArgs),
 }
 
 /// `tokentrail retention`.
@@ -341,6 +344,7 @@ pub fn run(cli: Cli) -> Result<()> {
             crate::collect::run_collect(config, &cli.data)
         }
         Command::Status(args) => run_status(&cli.data, args),
+        Command::Bench(args) => crate::bench_driver::run(args),
     }
 }
 

@@ -350,21 +350,7 @@ fn read_file(file: &InputFile, shared: &Shared, sender: &SyncSender<Message>) ->
     }
     let check_below = known.previous.as_ref().map_or(0, |previous| previous.end);
 
-    let context = Context {
-        time: TimeContext {
-            zone: options.zone.clone(),
-            year_override: options.year,
-            reference_date: input::reference_date(file),
-        },
-        host: options
-            .host
-            .clone()
-            .or_else(|| file.host_hint.clone())
-            .unwrap_or_default(),
-        path: file.display.clone(),
-        file_name: input::hint_name(&file.path),
-        issuer_aliases: Arc::new(options.issuer_aliases.clone()),
-    };
+    let context = stream_context(file, options);
     let mut stream = StreamParser::new(
         context,
         options.format.as_deref(),
@@ -430,6 +416,26 @@ fn read_file(file: &InputFile, shared: &Shared, sender: &SyncSender<Message>) ->
         stats.merge(&file_stats);
     }
     Ok(())
+}
+
+/// The parsing context of one input file: zone and year, host (flag, path or nothing), the
+/// path shown in `origin.file` and the file name used for format hints.
+pub fn stream_context(file: &InputFile, options: &IngestOptions) -> Context {
+    Context {
+        time: TimeContext {
+            zone: options.zone.clone(),
+            year_override: options.year,
+            reference_date: input::reference_date(file),
+        },
+        host: options
+            .host
+            .clone()
+            .or_else(|| file.host_hint.clone())
+            .unwrap_or_default(),
+        path: file.display.clone(),
+        file_name: input::hint_name(&file.path),
+        issuer_aliases: Arc::new(options.issuer_aliases.clone()),
+    }
 }
 
 fn spawn_progress(

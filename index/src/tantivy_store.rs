@@ -18,7 +18,6 @@ use tantivy::query::{
 };
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED,
-    STRING,
 };
 use tantivy::store::{Compressor, ZstdCompressor};
 use tantivy::{
@@ -65,10 +64,26 @@ impl Fields {
     }
 }
 
+/// Doc store blocks: large enough for zstd to find the repetition between events' JSON
+/// (the store is most of the index), small enough that fetching one event stays cheap.
+const DOCSTORE_BLOCK_BYTES: usize = 64 << 10;
+const DOCSTORE_ZSTD_LEVEL: i32 = 5;
+
+/// An exact-match key field: one untokenised term, no field norms (nothing is scored by
+/// length; norms cost a byte per document and field).
+fn key_options() -> TextOptions {
+    TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("raw")
+            .set_index_option(IndexRecordOption::Basic)
+            .set_fieldnorms(false),
+    )
+}
+
 fn schema() -> (Schema, Fields) {
     let mut builder = Schema::builder();
-    let id = builder.add_text_field("id", STRING);
-    let file = builder.add_text_field("file", STRING);
+    let id = builder.add_text_field("id", key_options());
+    let file = builder.add_text_field("file", key_options());
     let time = builder.add_i64_field("time", INDEXED | FAST);
     let token_iat = builder.add_i64_field("token_iat", INDEXED | FAST);
     let token_exp = builder.add_i64_field("token_exp", INDEXED | FAST);
@@ -83,9 +98,9 @@ fn schema() -> (Schema, Fields) {
     let mut keys = Vec::new();
     for name in KEY_FIELDS.iter().chain(LIST_FIELDS) {
         let options = if matches!(*name, "source" | "service" | "action" | "outcome" | "host") {
-            STRING | FAST
+            key_options() | FAST
         } else {
-            STRING
+            key_options()
         };
         keys.push((*name, builder.add_text_field(name, options)));
     }
@@ -154,8 +169,9 @@ impl TantivyStore {
         } else {
             let settings = IndexSettings {
                 docstore_compression: Compressor::Zstd(ZstdCompressor {
-                    compression_level: Some(3),
+                    compression_level: Some(DOCSTORE_ZSTD_LEVEL),
                 }),
+                docstore_blocksize: DOCSTORE_BLOCK_BYTES,
                 ..IndexSettings::default()
             };
             Index::builder()

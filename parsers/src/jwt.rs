@@ -218,16 +218,18 @@ const SECRET_KEYS: &[&str] = &[
 
 /// Cheap test: could this line hold a secret at all?
 pub fn may_hold_secret(line: &str) -> bool {
-    let bytes = line.as_bytes();
-    memchr::memmem::find(bytes, b"eyJ").is_some()
-        || memchr::memmem::find(bytes, b"earer").is_some()
-        || memchr::memmem::find(bytes, b"EARER").is_some()
-        || memchr::memmem::find(bytes, b"hvs.").is_some()
-        || memchr::memmem::find(bytes, b"hvb.").is_some()
-        || memchr::memmem::find(bytes, b"hvr.").is_some()
-        || SECRET_KEYS
+    // Every line passes here: the searchers are built once, not once per line and needle.
+    static FINDERS: std::sync::OnceLock<Vec<memchr::memmem::Finder<'static>>> =
+        std::sync::OnceLock::new();
+    let finders = FINDERS.get_or_init(|| {
+        ["eyJ", "earer", "EARER", "hvs.", "hvb.", "hvr."]
             .iter()
-            .any(|key| memchr::memmem::find(bytes, key.as_bytes()).is_some())
+            .chain(SECRET_KEYS)
+            .map(|needle| memchr::memmem::Finder::new(needle.as_bytes()).into_owned())
+            .collect()
+    });
+    let bytes = line.as_bytes();
+    finders.iter().any(|finder| finder.find(bytes).is_some())
 }
 
 /// Redacts every JWT signature and bearer secret in `line`, decoding JWT claims on the way.

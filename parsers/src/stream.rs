@@ -106,7 +106,18 @@ pub struct RawLine<'a> {
 /// read again — renamed by rotation, or compressed — gives the same event ids.
 pub fn content_fingerprint(first_line: &[u8]) -> String {
     let digest = Sha256::digest(first_line);
-    digest[..12].iter().map(|b| format!("{b:02x}")).collect()
+    hex(&digest[..12])
+}
+
+/// Lower-case hex of `bytes` (one allocation: this runs once per event).
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(DIGITS[usize::from(byte >> 4)] as char);
+        out.push(DIGITS[usize::from(byte & 0x0f)] as char);
+    }
+    out
 }
 
 /// The stable id of the `index`-th event that originated at `offset` of a stream.
@@ -116,7 +127,7 @@ pub fn event_id(fingerprint: &str, offset: u64, index: usize) -> String {
     hasher.update(offset.to_le_bytes());
     hasher.update((index as u64).to_le_bytes());
     let digest = hasher.finalize();
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    hex(&digest[..16])
 }
 
 struct Slot {
@@ -251,7 +262,7 @@ impl StreamParser {
         let mut pending = std::mem::take(&mut self.pending);
         let (format_id, feed) = self.dispatch(&line, &mut pending);
         self.pending = pending;
-        let counts = self.stats.formats.entry(format_id.to_string()).or_default();
+        let counts = counts_of(&mut self.stats, format_id);
         counts.lines += 1;
         match feed {
             Feed::Parsed | Feed::Pending => counts.parsed += 1,
@@ -329,8 +340,8 @@ impl StreamParser {
 
     /// Completes the events pushed since `start` and moves them to `out`.
     fn finish_events(&mut self, start: usize, line: &Line<'_>, out: &mut Vec<Event>) {
-        let events: Vec<Event> = self.pending.drain(start..).collect();
-        for mut event in events {
+        let mut pending = std::mem::take(&mut self.pending);
+        for mut event in pending.drain(start..) {
             if event.origin.line == 0 {
                 event.origin = line.origin();
             }
@@ -348,6 +359,8 @@ impl StreamParser {
             self.complete(&mut event);
             out.push(event);
         }
+        // Keep the buffer (and its capacity) for the next line.
+        self.pending = pending;
     }
 
     fn fill_claims(&self, event: &mut Event) {
@@ -381,8 +394,7 @@ impl StreamParser {
             self.index_at_offset = 0;
         }
         event.id = event_id(&self.fingerprint, event.origin.offset, self.index_at_offset);
-        let counts = self.stats.formats.entry(event.source.clone()).or_default();
-        counts.events += 1;
+        counts_of(&mut self.stats, &event.source).events += 1;
     }
 
     /// Ends the stream: flushes open records of every parser.
@@ -405,6 +417,16 @@ impl StreamParser {
     pub fn into_stats(self) -> Stats {
         self.stats
     }
+}
+
+/// The counts of `format`, created on first use (without allocating its name every line).
+fn counts_of<'a>(stats: &'a mut Stats, format: &str) -> &'a mut FormatCounts {
+    if !stats.formats.contains_key(format) {
+        stats
+            .formats
+            .insert(format.to_string(), FormatCounts::default());
+    }
+    stats.formats.get_mut(format).expect("inserted just above")
 }
 
 /// Issuers are compared without a trailing slash (`https://cms-auth.cern.ch/` and
