@@ -393,28 +393,57 @@ impl<'a> Expansion<'a> {
     }
 
     fn expand_sessions(&mut self, sessions: Vec<(String, i64)>) -> Result<(), Error> {
-        for (session, at) in sessions {
-            let from = Timestamp(at.saturating_sub(SESSION_WINDOW_MS));
-            let to = Timestamp(at.saturating_add(SESSION_WINDOW_MS));
-            let found =
-                self.find_within(Query::term("session_id", &session), Some(from), Some(to))?;
-            // A session shared by two identities is not a session of one: do not follow it.
-            let subs: BTreeSet<&str> = found
+        // Looked up in batches (one query per chunk, not per session); each session then
+        // keeps only its events within a day of where the answer met it.
+        let mut sessions = sessions;
+        sessions.sort_by_key(|(_, at)| *at);
+        for chunk in sessions.chunks(TERMS_PER_QUERY) {
+            let earliest = chunk.iter().map(|(_, at)| *at).min().unwrap_or(0);
+            let latest = chunk.iter().map(|(_, at)| *at).max().unwrap_or(0);
+            let query = Query::Or(
+                chunk
+                    .iter()
+                    .map(|(session, _)| Query::term("session_id", session))
+                    .collect(),
+            );
+            let found = self.find_within(
+                query,
+                Some(Timestamp(earliest.saturating_sub(SESSION_WINDOW_MS))),
+                Some(Timestamp(latest.saturating_add(SESSION_WINDOW_MS))),
+            )?;
+            let mut by_session: HashMap<&str, Vec<Event>> = HashMap::new();
+            let at_of: HashMap<&str, i64> = chunk
                 .iter()
-                .filter(|e| !e.sub.is_empty())
-                .map(|e| e.sub.as_str())
+                .map(|(session, at)| (session.as_str(), *at))
                 .collect();
-            if subs.len() > 1 {
-                continue;
-            }
-            if let Some(sub) = subs.iter().next() {
-                if !self.seen_subs.contains(*sub) && self.follow_identity {
-                    // The session belongs to an identity this trace does not follow.
+            for event in found {
+                let Some((session, at)) = at_of.get_key_value(event.session_id.as_str()) else {
                     continue;
+                };
+                let time = event.time.map_or(*at, |t| t.millis());
+                if (time - *at).abs() <= SESSION_WINDOW_MS {
+                    by_session.entry(*session).or_default().push(event);
                 }
             }
-            for event in found {
-                self.add(event, rule::SESSION, confidence::CERTAIN);
+            for (_, events) in by_session {
+                // A session shared by two identities is not a session of one: do not follow it.
+                let subs: BTreeSet<String> = events
+                    .iter()
+                    .filter(|e| !e.sub.is_empty())
+                    .map(|e| e.sub.clone())
+                    .collect();
+                if subs.len() > 1 {
+                    continue;
+                }
+                if let Some(sub) = subs.iter().next() {
+                    if !self.seen_subs.contains(sub) && self.follow_identity {
+                        // The session belongs to an identity this trace does not follow.
+                        continue;
+                    }
+                }
+                for event in events {
+                    self.add(event, rule::SESSION, confidence::CERTAIN);
+                }
             }
         }
         Ok(())
