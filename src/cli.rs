@@ -48,8 +48,64 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// List the log formats tokentrail reads.
     Formats,
+    /// Serve the web UI and the JSON API (sign-in required; see `tokentrail user`).
+    Serve(ServeArgs),
+    /// Manage the web UI's local accounts and API keys.
+    User(UserArgs),
     /// Simulate a site with a stolen-token incident, ingest it and show its trace.
     Demo(DemoArgs),
+    /// Remove stored events older than the retention period, whole UTC days at a time.
+    Retention(RetentionArgs),
+    /// Token policy report over a time range: lifetimes, audiences, scopes, use, refusals,
+    /// flagged tokens and anomalies.
+    Report(crate::analytics::commands::ReportArgs),
+    /// Watchlist of identities, token ids, clients and addresses; ban-list exports.
+    Watch(crate::analytics::commands::WatchArgs),
+    /// Alerts raised by watchlist matches during ingest.
+    Alerts(crate::analytics::commands::AlertsArgs),
+    /// A self-contained HTML (and JSON) incident report of a trace, with evidence hashes.
+    IncidentReport(crate::analytics::commands::IncidentArgs),
+    /// Follow log files, receive syslog and HTTP pushes, store every line exactly once.
+    Collect(CollectArgs),
+    /// What the collectors have committed: lines, bytes, events, errors, lag per file.
+    Status(StatusArgs),
+    /// Measurements for scripts/bench.sh (see BENCHMARKS.md).
+    #[command(hide = true)]
+    Bench(crate::bench_driver::BenchArgs),
+}
+
+/// `tokentrail retention`.
+#[derive(Debug, Args)]
+pub struct RetentionArgs {
+    /// Whole UTC days kept before today (today is always kept); the EGI traceability policy
+    /// asks for at least 180.
+    #[arg(long = "days", env = "TOKENTRAIL_RETENTION_DAYS", default_value_t = tokentrail_index::DEFAULT_RETENTION_DAYS)]
+    pub retention_days: u32,
+    /// Only report what would be removed.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Count days back from this time instead of now (RFC 3339, `YYYY-MM-DD`, epoch).
+    #[arg(long)]
+    pub now: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: OutputFormat,
+}
+
+/// `tokentrail collect`.
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// The collector configuration (see examples/tokentrail.toml).
+    #[arg(long, env = "TOKENTRAIL_CONFIG")]
+    pub config: PathBuf,
+}
+
+/// `tokentrail status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Output format (table or json).
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: OutputFormat,
 }
 
 /// `tokentrail ingest`.
@@ -83,6 +139,9 @@ pub struct IngestArgs {
     /// Print the counts as JSON instead of a table.
     #[arg(long, value_enum, default_value = "table")]
     pub output: OutputFormat,
+    /// POST watchlist alerts as JSON to this plain http:// URL.
+    #[arg(long, env = "TOKENTRAIL_WEBHOOK")]
+    pub webhook: Option<String>,
 }
 
 /// `tokentrail search`.
@@ -211,6 +270,12 @@ pub struct DemoArgs {
     /// Days simulated.
     #[arg(long, default_value_t = 2)]
     pub days: u32,
+    /// Address the demo's web UI listens on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Print the incident's trace and stop instead of serving the web UI.
+    #[arg(long)]
+    pub no_serve: bool,
 }
 
 /// `tokentrail simulate`.
@@ -265,13 +330,34 @@ pub fn parse_aliases(pairs: &[String]) -> Result<BTreeMap<String, String>> {
 pub fn run(cli: Cli) -> Result<()> {
     let store = StoreChoice::of(&cli);
     match cli.command {
-        Command::Ingest(args) => run_ingest(&store, args),
+        Command::Ingest(args) => run_ingest(&cli.data, &store, args),
         Command::Search(args) => run_search(&store, args),
         Command::Trace(args) => run_trace(&store, args),
         Command::Simulate(args) => run_simulate(args),
         Command::Formats => run_formats(),
+        Command::Serve(args) => run_serve(&cli.data, args),
+        Command::User(args) => run_user(&cli.data, args),
         Command::Demo(args) => run_demo(args),
+        Command::Retention(args) => run_retention(&cli.data, args),
+        Command::Report(args) => crate::analytics::commands::run_report(&cli.data, args),
+        Command::Watch(args) => crate::analytics::commands::run_watch(&cli.data, args),
+        Command::Alerts(args) => crate::analytics::commands::run_alerts(&cli.data, args),
+        Command::IncidentReport(args) => {
+            crate::analytics::commands::run_incident_report(&cli.data, args)
+        }
+        Command::Collect(args) => {
+            let config = crate::collect::Config::load(&args.config)?;
+            crate::collect::run_collect(config, &cli.data)
+        }
+        Command::Status(args) => run_status(&cli.data, args),
+        Command::Bench(args) => crate::bench_driver::run(args),
     }
+}
+
+/// The tantivy store in `data` (commands that do not take `--store` yet).
+fn open_store(data: &std::path::Path) -> Result<TantivyStore> {
+    TantivyStore::open(data)
+        .with_context(|| format!("while opening the store in {}", data.display()))
 }
 
 /// Which store the global `--data` / `--store` options select.
@@ -336,7 +422,7 @@ impl OpenStore {
     }
 }
 
-fn run_ingest(choice: &StoreChoice, args: IngestArgs) -> Result<()> {
+fn run_ingest(data: &std::path::Path, choice: &StoreChoice, args: IngestArgs) -> Result<()> {
     let zone: Zone = args
         .tz
         .parse()
@@ -356,7 +442,31 @@ fn run_ingest(choice: &StoreChoice, args: IngestArgs) -> Result<()> {
     if let Some(threads) = args.threads {
         options.threads = threads;
     }
+    // Watchlist alerts on newly stored events.
+    let watcher = crate::analytics::commands::ingest_watcher(data, args.webhook.as_deref())?;
+    if let Some(watcher) = &watcher {
+        let observed = std::sync::Arc::clone(watcher);
+        options.observer = Some(ingest::BatchObserver(std::sync::Arc::new(
+            std::sync::Mutex::new(move |events: &[tokentrail_parsers::Event]| {
+                if let Ok(mut watcher) = observed.lock() {
+                    watcher.check(events);
+                }
+            }),
+        )));
+    }
     let report = ingest::ingest(store.backend(), options)?;
+    let alerts_raised = match &watcher {
+        Some(watcher) => {
+            let mut watcher = watcher
+                .lock()
+                .map_err(|_| anyhow::anyhow!("watchlist state poisoned"))?;
+            if let Some(webhook) = watcher.webhook_mut() {
+                webhook.finish(std::time::Duration::from_secs(30));
+            }
+            watcher.raised()
+        }
+        None => 0,
+    };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match args.output {
@@ -395,6 +505,14 @@ fn run_ingest(choice: &StoreChoice, args: IngestArgs) -> Result<()> {
             )?;
             for (file, error) in &report.failed_files {
                 writeln!(out, "not read: {file}: {error}")?;
+            }
+            if alerts_raised > 0 {
+                writeln!(
+                    out,
+                    "{alerts_raised} watchlist alert(s) raised (tokentrail alerts; {})",
+                    data.join(crate::analytics::watchlist::ALERTS_FILE)
+                        .display()
+                )?;
             }
         }
     }
@@ -494,6 +612,55 @@ fn run_simulate(args: SimulateArgs) -> Result<()> {
     Ok(())
 }
 
+fn run_retention(data: &std::path::Path, args: RetentionArgs) -> Result<()> {
+    let now =
+        parse_time_flag("now", &args.now)?.unwrap_or_else(|| Timestamp::from(chrono::Utc::now()));
+    if !data.join("index").exists() {
+        anyhow::bail!("no store in {}: nothing to expire", data.display());
+    }
+    let store = open_store(data)?;
+    let retention = tokentrail_index::Retention {
+        retention_days: args.retention_days,
+    };
+    let report = tokentrail_index::retention::apply(&store, retention, now, args.dry_run)
+        .with_context(|| format!("while applying retention to {}", data.display()))?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match args.format {
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &report)?;
+            writeln!(out)?;
+        }
+        OutputFormat::Csv => {
+            writeln!(out, "day,events")?;
+            for day in &report.days {
+                writeln!(out, "{},{}", day.day, day.events)?;
+            }
+        }
+        OutputFormat::Table => {
+            if !report.days.is_empty() {
+                writeln!(out, "{:<12} {:>10}", "DAY", "EVENTS")?;
+                for day in &report.days {
+                    writeln!(out, "{:<12} {:>10}", day.day, day.events)?;
+                }
+            }
+            writeln!(
+                out,
+                "{} {} events of {} days before {} (keeping {} days: {} events kept); index {:.1} MB → {:.1} MB",
+                if report.dry_run { "would remove" } else { "removed" },
+                report.events,
+                report.days.len(),
+                report.cutoff,
+                report.retention_days,
+                report.kept,
+                report.bytes_before as f64 / 1e6,
+                report.bytes_after as f64 / 1e6,
+            )?;
+        }
+    }
+    Ok(())
+}
+
 fn run_demo(args: DemoArgs) -> Result<()> {
     let demo = crate::demo::prepare(&crate::demo::DemoOptions {
         dir: args.dir,
@@ -501,9 +668,28 @@ fn run_demo(args: DemoArgs) -> Result<()> {
         users: args.users,
         days: args.days,
     })?;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    crate::demo::print_walkthrough(&demo, &mut out)
+    {
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        crate::demo::print_walkthrough(&demo, &mut out)?;
+    }
+    if args.no_serve {
+        return Ok(());
+    }
+    let (name, password) = tokentrail_web::create_one_time_admin(&demo.data)?;
+    let incident_sub = demo.truth["incident"]["sub"].as_str().unwrap_or_default();
+    println!(
+        "\nWeb UI: http://{}/  — sign in as {name} with the one-time password {password}\n         Then search for {incident_sub} (the incident's user) and open its trace. Ctrl-C stops the demo.",
+        args.listen
+    );
+    run_serve(
+        &demo.data,
+        ServeArgs {
+            listen: args.listen,
+            accounts: None,
+            secure_cookies: false,
+        },
+    )
 }
 
 fn run_formats() -> Result<()> {
@@ -517,6 +703,147 @@ fn run_formats() -> Result<()> {
             format.service.as_str(),
             format.summary
         )?;
+    }
+    Ok(())
+}
+
+fn run_status(data: &std::path::Path, args: StatusArgs) -> Result<()> {
+    let store = open_store(data)?;
+    let status = crate::collect::status::collect_status(&store)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match args.format {
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "collectors": status }))?;
+            writeln!(out)?;
+        }
+        _ => crate::collect::status::write_table(&mut out, &status)?,
+    }
+    Ok(())
+}
+
+/// `tokentrail serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; a non-loopback address needs an account (`tokentrail user add`).
+    #[arg(long, env = "TOKENTRAIL_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Accounts file (default DATA/accounts.json).
+    #[arg(long, env = "TOKENTRAIL_ACCOUNTS")]
+    pub accounts: Option<PathBuf>,
+    /// Mark session cookies Secure (set this when a TLS proxy fronts the server).
+    #[arg(long, env = "TOKENTRAIL_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+}
+
+fn run_serve(data: &std::path::Path, args: ServeArgs) -> Result<()> {
+    let store = std::sync::Arc::new(open_store(data)?);
+    let mut config = tokentrail_web::ServerConfig::new(data);
+    config.listen = args.listen;
+    config.secure_cookies = args.secure_cookies;
+    if let Some(accounts) = args.accounts {
+        config.accounts_file = accounts;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("while starting the async runtime")?;
+    runtime.block_on(tokentrail_web::serve(config, store))?;
+    Ok(())
+}
+
+/// `tokentrail user`.
+#[derive(Debug, Args)]
+pub struct UserArgs {
+    #[command(subcommand)]
+    pub action: UserAction,
+    /// Accounts file (default DATA/accounts.json).
+    #[arg(long, global = true, env = "TOKENTRAIL_ACCOUNTS")]
+    pub accounts: Option<PathBuf>,
+}
+
+/// `tokentrail user add|list|remove|key`.
+#[derive(Debug, Subcommand)]
+pub enum UserAction {
+    /// Add an account; prints a generated password unless --password-stdin is given.
+    Add {
+        name: String,
+        /// viewer (reads) or admin (also manages accounts and watchlists).
+        #[arg(long, default_value = "viewer", value_parser = ["viewer", "admin"])]
+        role: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List accounts (names, roles, API key ids; never secrets).
+    List,
+    /// Remove an account and its API keys.
+    Remove { name: String },
+    /// Create an API key for scripts (printed once; send as `Authorization: Bearer KEY`).
+    Key {
+        name: String,
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+}
+
+fn run_user(data: &std::path::Path, args: UserArgs) -> Result<()> {
+    let file = args
+        .accounts
+        .unwrap_or_else(|| tokentrail_web::default_accounts_file(data));
+    match args.action {
+        UserAction::Add {
+            name,
+            role,
+            password_stdin,
+        } => {
+            let role: tokentrail_web::Role = role
+                .parse()
+                .map_err(|error: String| anyhow::anyhow!(error))?;
+            let password = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .context("while reading the password from standard input")?;
+                line.trim_end_matches(['\r', '\n']).to_string()
+            } else {
+                tokentrail_web::accounts::random_secret()[..20].to_string()
+            };
+            tokentrail_web::add_account(&file, &name, role, &password)?;
+            if password_stdin {
+                println!(
+                    "added {} account {name} to {}",
+                    role.as_str(),
+                    file.display()
+                );
+            } else {
+                println!(
+                    "added {} account {name} to {}; its password (shown once): {password}",
+                    role.as_str(),
+                    file.display()
+                );
+            }
+        }
+        UserAction::List => {
+            for account in tokentrail_web::list_accounts(&file)? {
+                println!(
+                    "{:<24} {:<7} {} api-keys={}",
+                    account.name,
+                    account.role.as_str(),
+                    account.created,
+                    account.api_keys.len()
+                );
+            }
+        }
+        UserAction::Remove { name } => {
+            if !tokentrail_web::remove_account(&file, &name)? {
+                anyhow::bail!("no account {name:?} in {}", file.display());
+            }
+            println!("removed account {name}");
+        }
+        UserAction::Key { name, label } => {
+            println!("{}", tokentrail_web::create_api_key(&file, &name, &label)?);
+        }
     }
     Ok(())
 }

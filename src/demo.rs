@@ -57,6 +57,13 @@ pub fn prepare(options: &DemoOptions) -> Result<Demo> {
         &store,
         IngestOptions {
             paths: vec![logs.clone()],
+            // The simulated dCache names its token issuer by the gPlazma alias `cms`.
+            issuer_aliases: [(
+                "cms".to_string(),
+                "https://cms-auth.example.org/".to_string(),
+            )]
+            .into_iter()
+            .collect(),
             zone: "UTC"
                 .parse()
                 .map_err(|error: String| anyhow::anyhow!(error))?,

@@ -53,6 +53,21 @@ pub struct IngestOptions {
     pub memory_budget: usize,
     /// Show progress on standard error.
     pub progress: bool,
+    /// Called by the writer with each batch of newly stored events (watchlist alerts).
+    pub observer: Option<BatchObserver>,
+}
+
+/// The callback of a [`BatchObserver`].
+pub type ObserveBatch = dyn FnMut(&[Event]) + Send;
+
+/// A callback on each batch of newly stored events; it must not block (the writer waits).
+#[derive(Clone)]
+pub struct BatchObserver(pub Arc<Mutex<ObserveBatch>>);
+
+impl std::fmt::Debug for BatchObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BatchObserver")
+    }
 }
 
 impl Default for IngestOptions {
@@ -71,6 +86,7 @@ impl Default for IngestOptions {
             commit_every: 500_000,
             memory_budget: 256 << 20,
             progress: false,
+            observer: None,
         }
     }
 }
@@ -108,7 +124,7 @@ struct Known {
     previous: Option<SourceCheckpoint>,
 }
 
-fn fingerprint_of(prefix: &[u8]) -> String {
+pub(crate) fn fingerprint_of(prefix: &[u8]) -> String {
     // The pipeline's fingerprint of a first line would collide for files that start alike;
     // the first 4 KiB (or the whole of a smaller file) tell streams apart.
     let digest = Sha256::digest(prefix);
@@ -202,10 +218,26 @@ pub fn ingest(store: &dyn Backend, options: IngestOptions) -> Result<IngestRepor
         workers.push(std::thread::spawn(move || loop {
             let next = queue.lock().map(|mut files| files.next()).unwrap_or(None);
             let Some(file) = next else { break };
-            if let Err(error) = read_file(&file, &shared, &sender) {
-                tracing::warn!(file = %file.display, %error, "file not ingested");
+            // A parser bug must cost one file, reported, never the rest of the run.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                read_file(&file, &shared, &sender)
+            }));
+            let failure = match outcome {
+                Ok(Ok(())) => None,
+                Ok(Err(error)) => Some(format!("{error:#}")),
+                Err(panic) => Some(format!(
+                    "internal error while parsing (please report): {}",
+                    panic
+                        .downcast_ref::<&str>()
+                        .map(|text| text.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_default()
+                )),
+            };
+            if let Some(error) = failure {
+                tracing::error!(file = %file.display, %error, "file not ingested");
                 if let Ok(mut failed) = shared.failed.lock() {
-                    failed.push((file.display.clone(), format!("{error:#}")));
+                    failed.push((file.display.clone(), error));
                 }
             }
         }));
@@ -215,7 +247,13 @@ pub fn ingest(store: &dyn Backend, options: IngestOptions) -> Result<IngestRepor
     let progress = options
         .progress
         .then(|| spawn_progress(Arc::clone(&shared), total_bytes));
-    let written = write_all(sink.as_mut(), receiver, checkpoints, options.commit_every);
+    let written = write_all(
+        sink.as_mut(),
+        receiver,
+        checkpoints,
+        options.commit_every,
+        options.observer.as_ref(),
+    );
     for worker in workers {
         let _ = worker.join();
     }
@@ -245,6 +283,7 @@ fn write_all(
     receiver: Receiver<Message>,
     mut checkpoints: Checkpoints,
     commit_every: u64,
+    observer: Option<&BatchObserver>,
 ) -> Result<(u64, u64)> {
     let mut added = 0u64;
     let mut present = 0u64;
@@ -256,6 +295,7 @@ fn write_all(
             check_below,
             checkpoint,
         } = message;
+        let mut fresh = Vec::new();
         for event in &events {
             let check = event.origin.offset < check_below;
             if sink
@@ -264,8 +304,16 @@ fn write_all(
             {
                 added += 1;
                 since_commit += 1;
+                if observer.is_some() {
+                    fresh.push(event.clone());
+                }
             } else {
                 present += 1;
+            }
+        }
+        if let (Some(observer), false) = (observer, fresh.is_empty()) {
+            if let Ok(mut observe) = observer.0.lock() {
+                observe(&fresh);
             }
         }
         checkpoints.sources.insert(fingerprint, checkpoint);
@@ -302,21 +350,7 @@ fn read_file(file: &InputFile, shared: &Shared, sender: &SyncSender<Message>) ->
     }
     let check_below = known.previous.as_ref().map_or(0, |previous| previous.end);
 
-    let context = Context {
-        time: TimeContext {
-            zone: options.zone.clone(),
-            year_override: options.year,
-            reference_date: input::reference_date(file),
-        },
-        host: options
-            .host
-            .clone()
-            .or_else(|| file.host_hint.clone())
-            .unwrap_or_default(),
-        path: file.display.clone(),
-        file_name: input::hint_name(&file.path),
-        issuer_aliases: Arc::new(options.issuer_aliases.clone()),
-    };
+    let context = stream_context(file, options);
     let mut stream = StreamParser::new(
         context,
         options.format.as_deref(),
@@ -382,6 +416,26 @@ fn read_file(file: &InputFile, shared: &Shared, sender: &SyncSender<Message>) ->
         stats.merge(&file_stats);
     }
     Ok(())
+}
+
+/// The parsing context of one input file: zone and year, host (flag, path or nothing), the
+/// path shown in `origin.file` and the file name used for format hints.
+pub fn stream_context(file: &InputFile, options: &IngestOptions) -> Context {
+    Context {
+        time: TimeContext {
+            zone: options.zone.clone(),
+            year_override: options.year,
+            reference_date: input::reference_date(file),
+        },
+        host: options
+            .host
+            .clone()
+            .or_else(|| file.host_hint.clone())
+            .unwrap_or_default(),
+        path: file.display.clone(),
+        file_name: input::hint_name(&file.path),
+        issuer_aliases: Arc::new(options.issuer_aliases.clone()),
+    }
 }
 
 fn spawn_progress(

@@ -93,7 +93,7 @@ fn traces_match_the_ground_truth_for_several_seeds() {
 }
 
 /// Traces every recorded identity of `truth` and compares the certain evidence exactly, and
-/// the probable links by precision (printed).
+/// the probable links by precision and recall.
 fn assert_traces_match_truth<S: Backend>(store: &S, truth: &Value, root: &str, seed: u64) {
     let mut probable_found = 0usize;
     let mut probable_right = 0usize;
@@ -141,6 +141,43 @@ fn assert_traces_match_truth<S: Backend>(store: &S, truth: &Value, root: &str, s
                 );
             }
         }
+        // The jobs: CE id, batch id, worker node and run window as the site ran them.
+        for job in identity["jobs"].as_array().unwrap() {
+            let job_id = job["job_id"].as_str().unwrap();
+            let found = answer
+                .jobs
+                .iter()
+                .find(|j| j.job_id == job_id)
+                .unwrap_or_else(|| panic!("seed {seed}: job {job_id} of {sub} not in the trace"));
+            assert_eq!(
+                found.batch_job_id,
+                job["batch_job_id"].as_str().unwrap(),
+                "{job_id}"
+            );
+            assert_eq!(
+                found.worker_node,
+                job["worker_node"].as_str().unwrap(),
+                "{job_id}"
+            );
+            let second = |t: Option<tokentrail_parsers::Timestamp>| t.map(|t| t.millis() / 1000);
+            let truth_second = |v: &Value| {
+                v.as_str()
+                    .and_then(tokentrail_parsers::Timestamp::parse)
+                    .map(|t| t.millis() / 1000)
+            };
+            assert_eq!(
+                second(found.started),
+                truth_second(&job["started"]),
+                "{job_id} start"
+            );
+            if !job["ended"].is_null() {
+                assert_eq!(
+                    second(found.ended),
+                    truth_second(&job["ended"]),
+                    "{job_id} end"
+                );
+            }
+        }
         let expected_probable = truth_set(&identity["evidence"]["probable"]);
         let found_probable = answer_set(&answer, root, confidence::PROBABLE);
         probable_truth += expected_probable.len();
@@ -152,9 +189,23 @@ fn assert_traces_match_truth<S: Backend>(store: &S, truth: &Value, root: &str, s
     } else {
         probable_right as f64 / probable_found as f64
     };
+    let recall = if probable_truth == 0 {
+        1.0
+    } else {
+        probable_right as f64 / probable_truth as f64
+    };
     println!(
-        "seed {seed}: probable links found {probable_found}, right {probable_right}, in truth {probable_truth}, precision {precision:.3}"
+        "seed {seed}: probable links found {probable_found}, right {probable_right}, in truth {probable_truth}, precision {precision:.3}, recall {recall:.3}"
     );
+    assert!(
+        probable_truth > 0,
+        "seed {seed}: the site has no probable evidence to find"
+    );
+    assert!(
+        precision >= 0.9,
+        "seed {seed}: probable precision {precision:.3}"
+    );
+    assert!(recall >= 0.9, "seed {seed}: probable recall {recall:.3}");
 }
 
 #[test]

@@ -4,6 +4,7 @@
 
 pub mod clickhouse;
 pub mod query;
+pub mod retention;
 pub mod store;
 mod tantivy_store;
 pub mod trace;
@@ -12,6 +13,7 @@ use std::path::PathBuf;
 
 pub use clickhouse::{ClickHouseSink, ClickHouseStore};
 pub use query::{parse as parse_query, Query, QueryError};
+pub use retention::{Retention, RetentionReport, DEFAULT_RETENTION_DAYS};
 pub use store::{Backend, Checkpoints, EventSink, EventStore, Hits, Order, SourceCheckpoint};
 pub use tantivy_store::{TantivySink, TantivyStore};
 pub use trace::{trace, Seed, TraceAnswer, TraceRequest};
@@ -25,6 +27,8 @@ pub enum Error {
         "another tokentrail process is writing to {0}; stop it or use another --data directory"
     )]
     Busy(PathBuf),
+    #[error("the data directory {0} is read-only: tokentrail must write there (its lock files, new data); remount it read-write or copy it")]
+    ReadOnly(PathBuf),
     #[error("i/o error on {path}: {source}")]
     Io {
         path: PathBuf,

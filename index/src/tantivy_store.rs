@@ -18,7 +18,6 @@ use tantivy::query::{
 };
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED,
-    STRING,
 };
 use tantivy::store::{Compressor, ZstdCompressor};
 use tantivy::{
@@ -65,10 +64,26 @@ impl Fields {
     }
 }
 
+/// Doc store blocks: large enough for zstd to find the repetition between events' JSON
+/// (the store is most of the index), small enough that fetching one event stays cheap.
+const DOCSTORE_BLOCK_BYTES: usize = 64 << 10;
+const DOCSTORE_ZSTD_LEVEL: i32 = 5;
+
+/// An exact-match key field: one untokenised term, no field norms (nothing is scored by
+/// length; norms cost a byte per document and field).
+fn key_options() -> TextOptions {
+    TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("raw")
+            .set_index_option(IndexRecordOption::Basic)
+            .set_fieldnorms(false),
+    )
+}
+
 fn schema() -> (Schema, Fields) {
     let mut builder = Schema::builder();
-    let id = builder.add_text_field("id", STRING);
-    let file = builder.add_text_field("file", STRING);
+    let id = builder.add_text_field("id", key_options());
+    let file = builder.add_text_field("file", key_options());
     let time = builder.add_i64_field("time", INDEXED | FAST);
     let token_iat = builder.add_i64_field("token_iat", INDEXED | FAST);
     let token_exp = builder.add_i64_field("token_exp", INDEXED | FAST);
@@ -83,9 +98,9 @@ fn schema() -> (Schema, Fields) {
     let mut keys = Vec::new();
     for name in KEY_FIELDS.iter().chain(LIST_FIELDS) {
         let options = if matches!(*name, "source" | "service" | "action" | "outcome" | "host") {
-            STRING | FAST
+            key_options() | FAST
         } else {
-            STRING
+            key_options()
         };
         keys.push((*name, builder.add_text_field(name, options)));
     }
@@ -154,8 +169,9 @@ impl TantivyStore {
         } else {
             let settings = IndexSettings {
                 docstore_compression: Compressor::Zstd(ZstdCompressor {
-                    compression_level: Some(3),
+                    compression_level: Some(DOCSTORE_ZSTD_LEVEL),
                 }),
+                docstore_blocksize: DOCSTORE_BLOCK_BYTES,
                 ..IndexSettings::default()
             };
             Index::builder()
@@ -170,7 +186,8 @@ impl TantivyStore {
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
-            .try_into()?;
+            .try_into()
+            .map_err(|error| lock_error(error, &directory))?;
         Ok(TantivyStore {
             directory,
             index,
@@ -201,12 +218,7 @@ impl TantivyStore {
         let writer = self
             .index
             .writer_with_num_threads::<TantivyDocument>(threads, budget)
-            .map_err(|error| match error {
-                TantivyError::LockFailure(LockError::LockBusy, _) => {
-                    Error::Busy(self.directory.clone())
-                }
-                other => Error::Tantivy(other),
-            })?;
+            .map_err(|error| lock_error(error, &self.directory))?;
         self.reader.reload()?;
         Ok(TantivySink {
             writer,
@@ -328,6 +340,22 @@ impl crate::store::Backend for TantivyStore {
     }
 }
 
+/// A lock tantivy could not take, said plainly: another writer, or a directory we cannot write.
+fn lock_error(error: TantivyError, directory: &Path) -> Error {
+    match error {
+        TantivyError::LockFailure(LockError::LockBusy, _) => Error::Busy(directory.to_path_buf()),
+        TantivyError::LockFailure(LockError::IoError(io), _)
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied
+            ) =>
+        {
+            Error::ReadOnly(directory.to_path_buf())
+        }
+        other => Error::Tantivy(other),
+    }
+}
+
 /// Escapes a literal for tantivy's regex syntax.
 fn regex_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len() * 2);
@@ -395,18 +423,36 @@ impl TantivySink {
         self.uncommitted
     }
 
-    /// Deletes every event older than `before` (retention) and commits.
+    /// Retention: deletes every dated event older than `before` (events without a time are
+    /// never deleted: nothing says they are old), commits with `checkpoints`, then rewrites the
+    /// segments that hold deleted events and removes unused files, so the space is returned
+    /// now rather than at some later merge. Segments left without a live event are dropped
+    /// by the commit itself.
     pub fn delete_before(
         &mut self,
         before: tokentrail_parsers::Timestamp,
         checkpoints: &Checkpoints,
     ) -> Result<(), Error> {
         let query = RangeQuery::new(
-            Bound::Unbounded,
+            Bound::Excluded(Term::from_field_i64(self.fields.time, NO_TIME)),
             Bound::Excluded(Term::from_field_i64(self.fields.time, before.millis())),
         );
         self.writer.delete_query(Box::new(query))?;
-        self.commit(checkpoints)
+        self.commit(checkpoints)?;
+        let with_deletes: Vec<_> = self
+            .writer
+            .index()
+            .searchable_segment_metas()?
+            .into_iter()
+            .filter(|meta| meta.has_deletes())
+            .map(|meta| meta.id())
+            .collect();
+        if !with_deletes.is_empty() {
+            self.writer.merge(&with_deletes).wait()?;
+        }
+        self.writer.garbage_collect_files().wait()?;
+        self.reader.reload()?;
+        Ok(())
     }
 
     fn exists(&self, id: &str) -> Result<bool, Error> {

@@ -184,19 +184,23 @@ struct Expansion<'a> {
     truncated: bool,
     seen_subs: HashSet<String>,
     seen_jtis: HashSet<String>,
-    seen_jobs: HashSet<String>,
+    /// Job ids by the field they stand in: a CE job id and a batch job id are different
+    /// namespaces (two schedds on one host both count clusters from 1).
+    seen_jobs: HashSet<(&'static str, String)>,
     seen_sessions: HashSet<String>,
     seen_windows: HashSet<Window>,
     /// Keys to expand in the next round.
     next_subs: Vec<String>,
     next_jtis: Vec<String>,
-    next_jobs: Vec<String>,
+    next_jobs: Vec<(&'static str, String)>,
     next_sessions: Vec<(String, i64)>,
     /// Identities in the answer ("whose evidence is certain"), for the probable filter.
     follow_identity: bool,
     follow_tokens: bool,
     /// Parent tokens (refresh / subject tokens) of tokens in the answer.
     parents: BTreeSet<String>,
+    /// Expansion rounds this seed calls for (at most the request's depth).
+    rounds: usize,
 }
 
 fn normalise_iss(iss: &str) -> String {
@@ -225,6 +229,7 @@ impl<'a> Expansion<'a> {
             follow_identity: true,
             follow_tokens: true,
             parents: BTreeSet::new(),
+            rounds: usize::MAX,
         }
     }
 
@@ -251,10 +256,17 @@ impl<'a> Expansion<'a> {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        let query = query.within(from, to);
         let hits = self
             .store
-            .search(&query.within(from, to), self.limit(), Order::OldestFirst)?;
+            .search(&query, self.limit(), Order::OldestFirst)?;
         if hits.total > hits.events.len() as u64 {
+            tracing::debug!(
+                total = hits.total,
+                kept = hits.events.len(),
+                ?query,
+                "trace lookup hit its cap"
+            );
             self.truncated = true;
         }
         Ok(hits.events)
@@ -283,6 +295,7 @@ impl<'a> Expansion<'a> {
     /// it carries for expansion.
     fn add(&mut self, event: Event, rule: &str, confidence: &str) {
         if self.events.len() >= self.request.max_events && !self.events.contains_key(&event.id) {
+            tracing::debug!(max_events = self.request.max_events, "trace answer full");
             self.truncated = true;
             return;
         }
@@ -316,9 +329,12 @@ impl<'a> Expansion<'a> {
             // children are siblings, not uses of this token.
             self.parents.insert(event.parent_jti.clone());
         }
-        for job in [&event.job_id, &event.batch_job_id] {
-            if is_joinable_job(job) && self.seen_jobs.insert(job.clone()) {
-                self.next_jobs.push(job.clone());
+        for (field, job) in [
+            ("job_id", &event.job_id),
+            ("batch_job_id", &event.batch_job_id),
+        ] {
+            if is_joinable_job(job) && self.seen_jobs.insert((field, job.clone())) {
+                self.next_jobs.push((field, job.clone()));
             }
         }
         if !event.session_id.is_empty() && self.seen_sessions.insert(event.session_id.clone()) {
@@ -358,9 +374,18 @@ impl<'a> Expansion<'a> {
         Ok(())
     }
 
-    fn expand_jobs(&mut self, jobs: Vec<String>) -> Result<(), Error> {
-        let mut found = self.find_terms("job_id", &jobs)?;
-        found.extend(self.find_terms("batch_job_id", &jobs)?);
+    fn expand_jobs(&mut self, jobs: Vec<(&'static str, String)>) -> Result<(), Error> {
+        let mut found = Vec::new();
+        for field in ["job_id", "batch_job_id"] {
+            let ids: Vec<String> = jobs
+                .iter()
+                .filter(|(in_field, _)| *in_field == field)
+                .map(|(_, id)| id.clone())
+                .collect();
+            if !ids.is_empty() {
+                found.extend(self.find_terms(field, &ids)?);
+            }
+        }
         for event in found {
             self.add(event, rule::JOB, confidence::CERTAIN);
         }
@@ -368,28 +393,57 @@ impl<'a> Expansion<'a> {
     }
 
     fn expand_sessions(&mut self, sessions: Vec<(String, i64)>) -> Result<(), Error> {
-        for (session, at) in sessions {
-            let from = Timestamp(at.saturating_sub(SESSION_WINDOW_MS));
-            let to = Timestamp(at.saturating_add(SESSION_WINDOW_MS));
-            let found =
-                self.find_within(Query::term("session_id", &session), Some(from), Some(to))?;
-            // A session shared by two identities is not a session of one: do not follow it.
-            let subs: BTreeSet<&str> = found
+        // Looked up in batches (one query per chunk, not per session); each session then
+        // keeps only its events within a day of where the answer met it.
+        let mut sessions = sessions;
+        sessions.sort_by_key(|(_, at)| *at);
+        for chunk in sessions.chunks(TERMS_PER_QUERY) {
+            let earliest = chunk.iter().map(|(_, at)| *at).min().unwrap_or(0);
+            let latest = chunk.iter().map(|(_, at)| *at).max().unwrap_or(0);
+            let query = Query::Or(
+                chunk
+                    .iter()
+                    .map(|(session, _)| Query::term("session_id", session))
+                    .collect(),
+            );
+            let found = self.find_within(
+                query,
+                Some(Timestamp(earliest.saturating_sub(SESSION_WINDOW_MS))),
+                Some(Timestamp(latest.saturating_add(SESSION_WINDOW_MS))),
+            )?;
+            let mut by_session: HashMap<&str, Vec<Event>> = HashMap::new();
+            let at_of: HashMap<&str, i64> = chunk
                 .iter()
-                .filter(|e| !e.sub.is_empty())
-                .map(|e| e.sub.as_str())
+                .map(|(session, at)| (session.as_str(), *at))
                 .collect();
-            if subs.len() > 1 {
-                continue;
-            }
-            if let Some(sub) = subs.iter().next() {
-                if !self.seen_subs.contains(*sub) && self.follow_identity {
-                    // The session belongs to an identity this trace does not follow.
+            for event in found {
+                let Some((session, at)) = at_of.get_key_value(event.session_id.as_str()) else {
                     continue;
+                };
+                let time = event.time.map_or(*at, |t| t.millis());
+                if (time - *at).abs() <= SESSION_WINDOW_MS {
+                    by_session.entry(*session).or_default().push(event);
                 }
             }
-            for event in found {
-                self.add(event, rule::SESSION, confidence::CERTAIN);
+            for (_, events) in by_session {
+                // A session shared by two identities is not a session of one: do not follow it.
+                let subs: BTreeSet<String> = events
+                    .iter()
+                    .filter(|e| !e.sub.is_empty())
+                    .map(|e| e.sub.clone())
+                    .collect();
+                if subs.len() > 1 {
+                    continue;
+                }
+                if let Some(sub) = subs.iter().next() {
+                    if !self.seen_subs.contains(sub) && self.follow_identity {
+                        // The session belongs to an identity this trace does not follow.
+                        continue;
+                    }
+                }
+                for event in events {
+                    self.add(event, rule::SESSION, confidence::CERTAIN);
+                }
             }
         }
         Ok(())
@@ -518,7 +572,8 @@ impl<'a> Expansion<'a> {
 
     /// Expands queued keys for up to `max_depth` rounds.
     fn run(&mut self) -> Result<(), Error> {
-        for _ in 0..self.request.max_depth {
+        let rounds = self.request.max_depth.min(self.rounds);
+        for _ in 0..rounds {
             let subs = std::mem::take(&mut self.next_subs);
             let jtis = std::mem::take(&mut self.next_jtis);
             let jobs = std::mem::take(&mut self.next_jobs);
@@ -539,11 +594,12 @@ impl<'a> Expansion<'a> {
                 self.expand_sessions(sessions)?;
             }
         }
-        if !(self.next_subs.is_empty()
+        let keys_left = !(self.next_subs.is_empty()
             && self.next_jtis.is_empty()
             && self.next_jobs.is_empty()
-            && self.next_sessions.is_empty())
-        {
+            && self.next_sessions.is_empty());
+        if keys_left && rounds == self.request.max_depth {
+            tracing::debug!(depth = rounds, "trace stopped at its depth with keys left");
             // Keys were left unexpanded: the depth limit cut the answer.
             self.truncated = true;
         }
@@ -624,8 +680,9 @@ pub fn trace(store: &dyn EventStore, request: &TraceRequest) -> Result<TraceAnsw
             for event in expansion.find(query)? {
                 expansion.add(event, rule::SEED, confidence::CERTAIN);
             }
-            // Jobs are not followed from a place: a worker node ran many people's jobs.
-            expansion.next_jobs.clear();
+            // From a place, one round: the sessions and jobs of what happened there, not
+            // everything those go on to touch.
+            expansion.rounds = 1;
         }
     }
     expansion.run()?;
@@ -655,8 +712,23 @@ fn add_account_events(expansion: &mut Expansion<'_>) -> Result<(), Error> {
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let mut found = expansion.find_terms("sub", &subs)?;
-    found.extend(expansion.find_terms("client_id", &clients)?);
+    let administrative = Query::Or(
+        [
+            action::ACCOUNT_DISABLE,
+            action::ACCOUNT_RESTORE,
+            action::CLIENT_DISABLE,
+        ]
+        .iter()
+        .map(|name| Query::term("action", name))
+        .collect(),
+    );
+    let mut found = Vec::new();
+    for (field, values) in [("sub", &subs), ("client_id", &clients)] {
+        for chunk in values.chunks(TERMS_PER_QUERY) {
+            let keys = Query::Or(chunk.iter().map(|v| Query::term(field, v)).collect());
+            found.extend(expansion.find(Query::And(vec![keys, administrative.clone()]))?);
+        }
+    }
     for event in found {
         let administrative = matches!(
             event.action.as_str(),
@@ -819,29 +891,39 @@ fn build_jobs<'e>(events: impl Iterator<Item = &'e Event>) -> Vec<JobOut> {
         current
     }
     for event in &events {
-        let ids: Vec<&String> = [&event.job_id, &event.batch_job_id]
+        let ids: Vec<String> = [("j:", &event.job_id), ("b:", &event.batch_job_id)]
             .into_iter()
-            .filter(|id| is_joinable_job(id))
+            .filter(|(_, id)| is_joinable_job(id))
+            .map(|(namespace, id)| format!("{namespace}{id}"))
             .collect();
         for id in &ids {
-            parent.entry((*id).clone()).or_insert_with(|| (*id).clone());
+            parent.entry(id.clone()).or_insert_with(|| id.clone());
         }
         if ids.len() == 2 {
-            let a = root(&mut parent, ids[0]);
-            let b = root(&mut parent, ids[1]);
+            let a = root(&mut parent, &ids[0]);
+            let b = root(&mut parent, &ids[1]);
             if a != b {
                 parent.insert(b, a);
             }
         }
     }
     let mut jobs: BTreeMap<String, JobOut> = BTreeMap::new();
+    // The end reported with the worker node (batch system, LRMS) bounds the run window more
+    // exactly than a CE's later bookkeeping of it.
+    let mut ended_on_node: HashMap<String, Timestamp> = HashMap::new();
     for event in &events {
         let key_id = if is_joinable_job(&event.job_id) {
-            &event.job_id
+            format!("j:{}", event.job_id)
         } else {
-            &event.batch_job_id
+            format!("b:{}", event.batch_job_id)
         };
-        let key = root(&mut parent, key_id);
+        let key = root(&mut parent, &key_id);
+        if event.action == action::JOB_END && !event.worker_node.is_empty() {
+            if let Some(time) = event.time {
+                let slot = ended_on_node.entry(key.clone()).or_insert(time);
+                *slot = (*slot).max(time);
+            }
+        }
         let job = jobs.entry(key).or_default();
         if job.job_id.is_empty() && is_joinable_job(&event.job_id) {
             job.job_id = event.job_id.clone();
@@ -890,6 +972,11 @@ fn build_jobs<'e>(events: impl Iterator<Item = &'e Event>) -> Vec<JobOut> {
             job.jti = event.jti.clone();
         }
     }
+    for (key, time) in ended_on_node {
+        if let Some(job) = jobs.get_mut(&key) {
+            job.ended = Some(time);
+        }
+    }
     // A job restarted after its end: its window is the last start to its end.
     for job in jobs.values_mut() {
         if let (Some(started), Some(ended)) = (job.started, job.ended) {
@@ -904,4 +991,56 @@ fn build_jobs<'e>(events: impl Iterator<Item = &'e Event>) -> Vec<JobOut> {
     let mut list: Vec<JobOut> = jobs.into_values().collect();
     list.sort_by(|a, b| (a.submitted, &a.job_id).cmp(&(b.submitted, &b.job_id)));
     list
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Checkpoints, EventSink, TantivyStore};
+    use tokentrail_parsers::Service;
+
+    fn job_event(id: &str, action: &str, job: &str, batch: &str, sub: &str, at: i64) -> Event {
+        let mut event = Event::new("test", Service::Ce);
+        event.id = id.into();
+        event.action = action.into();
+        event.job_id = job.into();
+        event.batch_job_id = batch.into();
+        event.sub = sub.into();
+        event.time = Some(Timestamp(at));
+        event
+    }
+
+    #[test]
+    fn a_ce_job_and_a_batch_job_with_the_same_number_stay_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TantivyStore::open(dir.path()).unwrap();
+        let mut sink = store.writer(50 << 20).unwrap();
+        // Alice's CE job 7.0 is routed to batch job 99.0; Bob's CE job 99.0 is routed to 7.0.
+        for event in [
+            job_event("a1", action::JOB_SUBMIT, "ce#7.0", "", "alice", 1_000),
+            job_event("a2", action::JOB_ROUTE, "ce#7.0", "ce#99.0", "", 2_000),
+            job_event("a3", action::JOB_START, "", "ce#99.0", "", 3_000),
+            job_event("b1", action::JOB_SUBMIT, "ce#99.0", "", "bob", 1_500),
+            job_event("b2", action::JOB_ROUTE, "ce#99.0", "ce#7.0", "", 2_500),
+            job_event("b3", action::JOB_START, "", "ce#7.0", "", 3_500),
+        ] {
+            sink.add(&event, false).unwrap();
+        }
+        sink.commit(&Checkpoints::default()).unwrap();
+        store.reload().unwrap();
+        let answer = trace(
+            &store,
+            &TraceRequest::new(Seed::Identity {
+                sub: "alice".into(),
+                iss: None,
+            }),
+        )
+        .unwrap();
+        let ids: BTreeSet<&str> = answer.events.iter().map(|e| e.event.id.as_str()).collect();
+        assert_eq!(ids, ["a1", "a2", "a3"].into_iter().collect());
+        assert_eq!(answer.jobs.len(), 1);
+        assert_eq!(answer.jobs[0].job_id, "ce#7.0");
+        assert_eq!(answer.jobs[0].batch_job_id, "ce#99.0");
+        assert_eq!(answer.jobs[0].started, Some(Timestamp(3_000)));
+    }
 }

@@ -218,16 +218,18 @@ const SECRET_KEYS: &[&str] = &[
 
 /// Cheap test: could this line hold a secret at all?
 pub fn may_hold_secret(line: &str) -> bool {
-    let bytes = line.as_bytes();
-    memchr::memmem::find(bytes, b"eyJ").is_some()
-        || memchr::memmem::find(bytes, b"earer").is_some()
-        || memchr::memmem::find(bytes, b"EARER").is_some()
-        || memchr::memmem::find(bytes, b"hvs.").is_some()
-        || memchr::memmem::find(bytes, b"hvb.").is_some()
-        || memchr::memmem::find(bytes, b"hvr.").is_some()
-        || SECRET_KEYS
+    // Every line passes here: the searchers are built once, not once per line and needle.
+    static FINDERS: std::sync::OnceLock<Vec<memchr::memmem::Finder<'static>>> =
+        std::sync::OnceLock::new();
+    let finders = FINDERS.get_or_init(|| {
+        ["eyJ", "earer", "EARER", "hvs.", "hvb.", "hvr."]
             .iter()
-            .any(|key| memchr::memmem::find(bytes, key.as_bytes()).is_some())
+            .chain(SECRET_KEYS)
+            .map(|needle| memchr::memmem::Finder::new(needle.as_bytes()).into_owned())
+            .collect()
+    });
+    let bytes = line.as_bytes();
+    finders.iter().any(|finder| finder.find(bytes).is_some())
 }
 
 /// Redacts every JWT signature and bearer secret in `line`, decoding JWT claims on the way.
@@ -405,7 +407,8 @@ fn redact_after_markers(line: &str, tokens: &mut Vec<FoundToken>) -> String {
         let value = &line[start..end];
         // Already handled: a redacted JWT, a fingerprint, or the start of a (shortened) JWT
         // whose header and payload carry no secret.
-        let keep = value.contains(REDACTED)
+        // (`REDACTED-sha256` without its colon: the colon ends the value, see `is_secret_char`.)
+        let keep = value.contains(REDACTED.trim_end_matches(':'))
             || value.starts_with("REDACTED")
             || value.starts_with("eyJ")
             || value.eq_ignore_ascii_case("bearer")
@@ -460,6 +463,19 @@ mod tests {
         assert_eq!(claims.scopes, vec!["storage.read:/", "openid"]);
         assert_eq!(claims.groups, vec!["/cms"]);
         assert_eq!(claims.exp, Some(Timestamp(1_741_947_123_000)));
+    }
+
+    #[test]
+    fn a_jwt_after_a_secret_key_and_bearer_keeps_header_and_payload() {
+        // Regression (proptest): `authz=Bearer%20<jwt>` was fingerprinted whole by the key pass,
+        // losing the claims the raw line is kept for.
+        let token = sample_token();
+        let line = format!("GET /f?authz=Bearer%20{token} HTTP/1.1");
+        let redacted = redact(&line);
+        let (header_and_payload, _) = token.rsplit_once('.').unwrap();
+        assert!(redacted.text.contains(header_and_payload));
+        assert!(!redacted.text.contains("c2lnbmF0dXJl"));
+        assert_eq!(redacted.tokens.len(), 1);
     }
 
     #[test]
@@ -549,6 +565,103 @@ mod tests {
             "eyJ\u{e9}.a.b",
         ] {
             let _ = redact(line);
+        }
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Text a JWT may follow without becoming part of a longer word.
+    const BEFORE: &[&str] = &[
+        " ",
+        "Bearer ",
+        "Authorization: Bearer ",
+        "authz=Bearer%20",
+        "access_token=",
+        "{\"access_token\":\"",
+        "token=",
+        "(",
+        "'",
+        "\t",
+        "?",
+    ];
+
+    fn b64url(len: std::ops::Range<usize>) -> impl Strategy<Value = String> {
+        proptest::string::string_regex(&format!("[A-Za-z0-9_-]{{{},{}}}", len.start, len.end))
+            .unwrap()
+    }
+
+    /// A JWT: a real header, a JSON or arbitrary payload, a signature of 16+ characters.
+    fn jwt() -> impl Strategy<Value = (String, String)> {
+        let payload = prop_oneof![
+            ("[a-z0-9-]{1,40}", "[a-f0-9]{1,36}").prop_map(|(sub, jti)| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+                    serde_json::json!({"sub": sub, "jti": jti, "iss": "https://iam.example.org/"})
+                        .to_string(),
+                )
+            }),
+            b64url(1..400),
+        ];
+        (payload, b64url(16..120)).prop_map(|(payload, signature)| {
+            let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(br#"{"kid":"rsa1","alg":"RS256"}"#);
+            (format!("{header}.{payload}.{signature}"), signature)
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn redact_never_panics_on_arbitrary_text(line in any::<String>()) {
+            let redacted = redact(&line);
+            for token in &redacted.tokens {
+                prop_assert!(token.fingerprint.starts_with(REDACTED));
+            }
+        }
+
+        #[test]
+        fn redact_never_panics_on_token_like_text(
+            line in "(eyJ|[A-Za-z0-9_-]|\\.|Bearer|bearer|%20| |=|:|\"|access_token|hvs\\.){0,60}"
+        ) {
+            let _ = redact(&line);
+        }
+
+        #[test]
+        fn no_signature_of_a_found_jwt_survives(
+            before_text in "[ -~]{0,40}",
+            before in proptest::sample::select(BEFORE),
+            (token, signature) in jwt(),
+            after in "([ &\",;)'\\].]{1}[ -~]{0,40})?",
+            repeat in 1usize..3,
+        ) {
+            let once = format!("{before}{token}{after}");
+            let line = format!("{before_text} {}", once.repeat(repeat));
+            prop_assume!(!before_text.contains(&signature) && !after.contains(&signature));
+            let redacted = redact(&line);
+            prop_assert!(
+                !redacted.text.contains(&signature),
+                "signature survived in {:?}", redacted.text
+            );
+            prop_assert!(redacted.tokens.len() >= repeat);
+            // Header and payload stay readable: claims are evidence, the signature is the secret.
+            let (header_and_payload, _) = token.rsplit_once('.').unwrap();
+            prop_assert!(redacted.text.contains(header_and_payload));
+        }
+
+        #[test]
+        fn redacted_claims_match_the_payload(
+            sub in "[a-z0-9-]{1,40}",
+            jti in "[a-f0-9]{1,36}",
+            signature in b64url(16..80),
+        ) {
+            let token = encode_test_jwt(&serde_json::json!({"sub": sub, "jti": jti}), &signature);
+            let line = format!("Authorization: Bearer {token}");
+            let redacted = redact(&line);
+            let claims = redacted.tokens[0].claims.as_ref().unwrap();
+            prop_assert_eq!(&claims.sub, &sub);
+            prop_assert_eq!(&claims.jti, &jti);
         }
     }
 }

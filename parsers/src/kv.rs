@@ -140,3 +140,49 @@ mod tests {
         assert_eq!(get(&pairs("a=\"unterminated"), "a"), Some("unterminated"));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A value and how it is written: bare, or double-quoted with `\` and `"` escaped.
+    fn written_value() -> impl Strategy<Value = (String, String)> {
+        prop_oneof![
+            "[A-Za-z0-9/:._@-][A-Za-z0-9/:._@=-]{0,20}".prop_map(|v| (v.clone(), v)),
+            "[ -~]{0,30}".prop_map(|v| {
+                let escaped = v.replace('\\', "\\\\").replace('"', "\\\"");
+                (v, format!("\"{escaped}\""))
+            }),
+            "[^']{0,20}".prop_map(|v| (v.clone(), format!("'{v}'"))),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn pairs_never_panic(text in any::<String>()) {
+            for pair in pairs(&text) {
+                prop_assert!(!pair.key.is_empty());
+            }
+            let _ = unescape(&text);
+        }
+
+        #[test]
+        fn written_pairs_read_back(
+            entries in proptest::collection::vec(("[A-Za-z_][A-Za-z0-9_.]{0,12}", written_value()), 0..8),
+            separator in proptest::sample::select(vec![" ", ", ", ",", "\t", "  "]),
+        ) {
+            let text = entries
+                .iter()
+                .map(|(key, (_, written))| format!("{key}={written}"))
+                .collect::<Vec<_>>()
+                .join(separator);
+            let found = pairs(&text);
+            prop_assert_eq!(found.len(), entries.len(), "{}", text);
+            for (pair, (key, (value, _))) in found.iter().zip(&entries) {
+                prop_assert_eq!(pair.key, key.as_str());
+                prop_assert_eq!(pair.value.as_ref(), value.as_str());
+            }
+        }
+    }
+}

@@ -4,6 +4,8 @@
 //! A parser never knows about the store: it turns lines into [`Event`]s, nothing more.
 
 pub mod event;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod jwt;
 pub mod kv;
 pub mod parser;
@@ -11,6 +13,9 @@ pub mod registry;
 pub mod stream;
 pub mod time;
 pub mod unwrap;
+
+#[cfg(test)]
+mod testing;
 
 pub mod ce;
 pub mod issuer;

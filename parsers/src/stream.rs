@@ -44,6 +44,11 @@ pub struct Stats {
     pub truncated: u64,
     /// Empty lines (skipped; not events).
     pub empty: u64,
+    /// Lines holding NUL bytes (replaced by U+FFFD, kept).
+    pub nul_bytes: u64,
+    /// Times outside what RFC 3339 can write (years 0001–9999), dropped from the event
+    /// (the line keeps them).
+    pub bad_times: u64,
     /// Files read.
     pub files: u64,
     /// Bytes read (decompressed).
@@ -66,6 +71,8 @@ impl Stats {
         self.invalid_utf8 += other.invalid_utf8;
         self.truncated += other.truncated;
         self.empty += other.empty;
+        self.nul_bytes += other.nul_bytes;
+        self.bad_times += other.bad_times;
         self.files += other.files;
         self.bytes += other.bytes;
         self.unterminated_last_line += other.unterminated_last_line;
@@ -99,7 +106,18 @@ pub struct RawLine<'a> {
 /// read again — renamed by rotation, or compressed — gives the same event ids.
 pub fn content_fingerprint(first_line: &[u8]) -> String {
     let digest = Sha256::digest(first_line);
-    digest[..12].iter().map(|b| format!("{b:02x}")).collect()
+    hex(&digest[..12])
+}
+
+/// Lower-case hex of `bytes` (one allocation: this runs once per event).
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(DIGITS[usize::from(byte >> 4)] as char);
+        out.push(DIGITS[usize::from(byte & 0x0f)] as char);
+    }
+    out
 }
 
 /// The stable id of the `index`-th event that originated at `offset` of a stream.
@@ -109,7 +127,7 @@ pub fn event_id(fingerprint: &str, offset: u64, index: usize) -> String {
     hasher.update(offset.to_le_bytes());
     hasher.update((index as u64).to_le_bytes());
     let digest = hasher.finalize();
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    hex(&digest[..16])
 }
 
 struct Slot {
@@ -133,6 +151,10 @@ pub struct StreamParser {
     /// the line they originate from (multi-line records, held records).
     recent_claims: std::collections::VecDeque<(u64, jwt::Claims)>,
 }
+
+/// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z: times RFC 3339 writes and reads back.
+const FIRST_TIME: i64 = -62_135_596_800_000;
+const LAST_TIME: i64 = 253_402_300_799_999;
 
 /// How many recent lines' token claims are remembered for late events.
 const RECENT_CLAIMS: usize = 256;
@@ -204,6 +226,7 @@ impl StreamParser {
         let decoded = decoded.strip_suffix('\r').unwrap_or(&decoded);
         // NUL bytes never help a parser and break some consumers.
         let decoded: Cow<'_, str> = if decoded.contains('\0') {
+            self.stats.nul_bytes += 1;
             Cow::Owned(decoded.replace('\0', "\u{fffd}"))
         } else {
             Cow::Borrowed(decoded)
@@ -239,7 +262,7 @@ impl StreamParser {
         let mut pending = std::mem::take(&mut self.pending);
         let (format_id, feed) = self.dispatch(&line, &mut pending);
         self.pending = pending;
-        let counts = self.stats.formats.entry(format_id.to_string()).or_default();
+        let counts = counts_of(&mut self.stats, format_id);
         counts.lines += 1;
         match feed {
             Feed::Parsed | Feed::Pending => counts.parsed += 1,
@@ -317,8 +340,8 @@ impl StreamParser {
 
     /// Completes the events pushed since `start` and moves them to `out`.
     fn finish_events(&mut self, start: usize, line: &Line<'_>, out: &mut Vec<Event>) {
-        let events: Vec<Event> = self.pending.drain(start..).collect();
-        for mut event in events {
+        let mut pending = std::mem::take(&mut self.pending);
+        for mut event in pending.drain(start..) {
             if event.origin.line == 0 {
                 event.origin = line.origin();
             }
@@ -336,6 +359,8 @@ impl StreamParser {
             self.complete(&mut event);
             out.push(event);
         }
+        // Keep the buffer (and its capacity) for the next line.
+        self.pending = pending;
     }
 
     fn fill_claims(&self, event: &mut Event) {
@@ -351,6 +376,13 @@ impl StreamParser {
 
     fn complete(&mut self, event: &mut Event) {
         normalise_issuer(&mut event.iss);
+        // A time RFC 3339 cannot write would not read back from the store.
+        for time in [&mut event.time, &mut event.token_iat, &mut event.token_exp] {
+            if time.is_some_and(|t| !(FIRST_TIME..=LAST_TIME).contains(&t.millis())) {
+                *time = None;
+                self.stats.bad_times += 1;
+            }
+        }
         if event.source.is_empty() {
             event.source = RAW_SOURCE.to_string();
         }
@@ -362,8 +394,7 @@ impl StreamParser {
             self.index_at_offset = 0;
         }
         event.id = event_id(&self.fingerprint, event.origin.offset, self.index_at_offset);
-        let counts = self.stats.formats.entry(event.source.clone()).or_default();
-        counts.events += 1;
+        counts_of(&mut self.stats, &event.source).events += 1;
     }
 
     /// Ends the stream: flushes open records of every parser.
@@ -386,6 +417,16 @@ impl StreamParser {
     pub fn into_stats(self) -> Stats {
         self.stats
     }
+}
+
+/// The counts of `format`, created on first use (without allocating its name every line).
+fn counts_of<'a>(stats: &'a mut Stats, format: &str) -> &'a mut FormatCounts {
+    if !stats.formats.contains_key(format) {
+        stats
+            .formats
+            .insert(format.to_string(), FormatCounts::default());
+    }
+    stats.formats.get_mut(format).expect("inserted just above")
 }
 
 /// Issuers are compared without a trailing slash (`https://cms-auth.cern.ch/` and
@@ -502,5 +543,104 @@ mod tests {
         let mut odd = "/".to_string();
         normalise_issuer(&mut odd);
         assert_eq!(odd, "/");
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::time::{TimeContext, Zone};
+    use proptest::prelude::*;
+
+    fn context() -> Context {
+        Context {
+            time: TimeContext {
+                zone: Zone::Utc,
+                year_override: Some(2025),
+                reference_date: None,
+            },
+            host: "h1.example.org".into(),
+            path: "logs/x.log".into(),
+            file_name: "x.log".into(),
+            ..Context::default()
+        }
+    }
+
+    fn run(lines: &[Vec<u8>], forced: Option<&str>) -> (Vec<Event>, Stats) {
+        let mut stream = StreamParser::new(context(), forced, content_fingerprint(b"p")).unwrap();
+        let mut events = Vec::new();
+        let mut offset = 0;
+        for (index, line) in lines.iter().enumerate() {
+            stream.feed(
+                RawLine {
+                    bytes: line,
+                    number: index as u64 + 1,
+                    offset,
+                    truncated: false,
+                },
+                &mut events,
+            );
+            offset += line.len() as u64 + 1;
+        }
+        stream.finish(&mut events);
+        (events, stream.into_stats())
+    }
+
+    /// Lines that look enough like the formats to reach their parsers.
+    fn line() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..200),
+            "(\\{|\\}|\\[|\\]|\"[a-z_]{1,8}\"|:|,|[0-9]{1,13}|2025-03-14[ T]09:12:03(\\.123)?Z?|[A-Za-z]{1,10}|=| |/store/[a-z]{1,5}|\\(cid:[0-9]\\)|\\.\\.\\.){0,30}"
+                .prop_map(String::into_bytes),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn arbitrary_lines_never_panic_and_events_stay_well_formed(
+            lines in proptest::collection::vec(line(), 0..40),
+            forced in proptest::option::of(proptest::sample::select(registry::ids())),
+        ) {
+            let (events, stats) = run(&lines, forced);
+            let mut ids = std::collections::HashSet::new();
+            for event in &events {
+                prop_assert!(ids.insert(event.id.clone()), "duplicate id");
+                prop_assert!(event.origin.line >= 1 && event.origin.line <= lines.len() as u64);
+                let json = serde_json::to_string(event).unwrap();
+                let back: Event = serde_json::from_str(&json)
+                    .map_err(|e| TestCaseError::fail(format!("{e}: {json}")))?;
+                prop_assert_eq!(&back, event);
+            }
+            let non_blank = lines
+                .iter()
+                .filter(|l| !String::from_utf8_lossy(l).replace('\0', "x").trim().is_empty())
+                .count() as u64;
+            prop_assert_eq!(stats.lines(), non_blank);
+        }
+
+        #[test]
+        fn no_stored_field_holds_a_jwt_signature(
+            lines in proptest::collection::vec(line(), 1..10),
+            at in any::<proptest::sample::Index>(),
+            signature in "[A-Za-z0-9_-]{24,64}",
+            forced in proptest::option::of(proptest::sample::select(registry::ids())),
+        ) {
+            let token = jwt::encode_test_jwt(
+                &serde_json::json!({"sub": "s1", "jti": "j1", "iss": "https://iam.example.org"}),
+                &signature,
+            );
+            let mut lines = lines;
+            let index = at.index(lines.len());
+            let mut line = lines[index].clone();
+            line.extend_from_slice(format!(" Authorization: Bearer {token} ").as_bytes());
+            lines[index] = line;
+            let (events, _) = run(&lines, forced);
+            for event in &events {
+                let json = serde_json::to_string(event).unwrap();
+                prop_assert!(!json.contains(&signature), "signature stored: {}", json);
+            }
+        }
     }
 }

@@ -592,3 +592,68 @@ mod tests {
         assert_eq!(parse_epoch("abc"), None);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Year 1 to year 9999: the range RFC 3339 can write.
+    const FIRST: i64 = -62_135_596_800_000;
+    const LAST: i64 = 253_402_300_799_999;
+
+    fn context() -> TimeContext {
+        TimeContext {
+            zone: Zone::Utc,
+            year_override: None,
+            reference_date: NaiveDate::from_ymd_opt(2025, 3, 20),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn time_finders_never_panic(text in any::<String>()) {
+            let _ = find_time(&text, &context());
+            let _ = parse_loose_utc(&text);
+            let _ = parse_epoch(&text);
+            let _ = date_from_file_name(&text);
+            let _ = hms_at(&text);
+            let _ = Timestamp::parse(&text);
+        }
+
+        #[test]
+        fn time_finders_never_panic_on_time_like_text(
+            text in "([0-9]{1,5}|-|:|\\.|T|Z|\\+|/|\\[| |[A-Z][a-z]{2}|[0-9]{10,13}){0,24}"
+        ) {
+            let _ = find_time(&text, &context());
+            let _ = parse_loose_utc(&text);
+            let zurich = TimeContext { zone: "Europe/Zurich".parse().unwrap(), ..context() };
+            let _ = find_time(&text, &zurich);
+        }
+
+        #[test]
+        fn rfc3339_round_trips(millis in FIRST..=LAST) {
+            let time = Timestamp(millis);
+            prop_assert_eq!(Timestamp::parse(&time.to_rfc3339()), Some(time));
+            prop_assert_eq!(parse_loose_utc(&time.to_rfc3339()), Some(time));
+        }
+
+        #[test]
+        fn iso_times_at_the_start_of_a_line_are_found(
+            millis in 0i64..4_102_444_800_000,
+            rest in "[ a-z=:]{0,40}",
+        ) {
+            let time = Timestamp(millis);
+            let text = time.to_datetime().format("%Y-%m-%d %H:%M:%S%.3f").to_string();
+            prop_assert_eq!(find_time(&format!("{text} {rest}"), &context()), Some(time));
+            prop_assert_eq!(parse_loose_utc(&text), Some(time));
+        }
+
+        #[test]
+        fn epoch_seconds_and_millis_round_trip(seconds in 1_000_000_000i64..9_999_999_999) {
+            prop_assert_eq!(parse_epoch(&seconds.to_string()), Some(Timestamp(seconds * 1000)));
+            let millis = seconds * 1000 + 123;
+            prop_assert_eq!(parse_epoch(&millis.to_string()), Some(Timestamp(millis)));
+        }
+    }
+}

@@ -278,7 +278,7 @@ fn iso_syslog(text: &str) -> Option<Unwrapped<'_>> {
     let stamp_text = &text[..stamp_len];
     let time = Timestamp::parse(stamp_text).or_else(|| {
         // +0100 without a colon.
-        let (head, zone) = stamp_text.split_at(stamp_text.len().checked_sub(5)?);
+        let (head, zone) = stamp_text.split_at_checked(stamp_text.len().checked_sub(5)?)?;
         let offset = time::parse_offset(zone)?;
         let naive = chrono::NaiveDateTime::parse_from_str(head, "%Y-%m-%dT%H:%M:%S%.f").ok()?;
         Some(Timestamp(
@@ -399,8 +399,99 @@ mod tests {
     }
 
     #[test]
+    fn iso_prefix_with_multibyte_text_before_the_zone_does_not_panic() {
+        // Regression (cargo fuzz, core_helpers): the `+hhmm` zone split cut inside a character.
+        let line =
+            "0324-06-12T14:2\u{fffd}\u{fffd}\u{fffd}en\u{fffd}t=org.dcache.webdav.request=re";
+        assert_eq!(unwrap(line, &context()).message, line);
+    }
+
+    #[test]
     fn strips_ansi_colours() {
         let coloured = "\u{1b}[2m2025-03-14\u{1b}[0m \u{1b}[32m INFO\u{1b}[0m";
         assert_eq!(strip_ansi(coloured), "2025-03-14  INFO");
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::time::Zone;
+    use proptest::prelude::*;
+
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+
+    fn context() -> TimeContext {
+        TimeContext {
+            zone: Zone::Utc,
+            year_override: Some(2025),
+            reference_date: None,
+        }
+    }
+
+    /// A service's own line: starts with a letter and holds no `|` (which would read as a
+    /// compose prefix) — anything else a service may print.
+    fn message() -> impl Strategy<Value = String> {
+        "[a-zA-Z][a-zA-Z0-9 =:/._\\[\\]{}\"-]{0,80}"
+    }
+
+    proptest! {
+        #[test]
+        fn unwrap_never_panics(line in any::<String>()) {
+            let unwrapped = unwrap(&line, &context());
+            let _ = strip_ansi(&line);
+            prop_assert!(unwrapped.message.len() <= line.len());
+        }
+
+        #[test]
+        fn unwrap_never_panics_on_prefix_like_text(
+            line in "(<[0-9]{1,3}>|1 |[A-Z][a-z]{2} |[ 0-9]{1,2} |[0-9:]{1,8} |-|\\[|\\]|[a-z.]{1,8}|\\[[0-9]+\\]:|: | +\\| |\u{1b}\\[[0-9;]*m?|T|Z|\\+0100){0,30}"
+        ) {
+            let _ = unwrap(&line, &context());
+        }
+
+        #[test]
+        fn rfc3164_prefix_round_trips(
+            priority in proptest::option::of(0u8..192),
+            month in 1usize..=12,
+            day in 1u32..=28,
+            (hour, minute, second) in (0u32..24, 0u32..60, 0u32..60),
+            host in "[a-z][a-z0-9-]{0,10}(\\.[a-z]{2,5}){0,2}",
+            program in "[a-z][a-z0-9_-]{0,15}",
+            pid in proptest::option::of(1u32..100_000),
+            text in message(),
+        ) {
+            let priority = priority.map(|p| format!("<{p}>")).unwrap_or_default();
+            let pid = pid.map(|p| format!("[{p}]")).unwrap_or_default();
+            let line = format!(
+                "{priority}{} {day:>2} {hour:02}:{minute:02}:{second:02} {host} {program}{pid}: {text}",
+                MONTHS[month - 1]
+            );
+            let unwrapped = unwrap(&line, &context());
+            prop_assert_eq!(unwrapped.message.as_ref(), text.as_str());
+            prop_assert_eq!(unwrapped.host, Some(host.as_str()));
+            prop_assert_eq!(unwrapped.program, Some(program.as_str()));
+            let expected = format!("2025-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.000Z");
+            prop_assert_eq!(unwrapped.time.map(|t| t.to_rfc3339()), Some(expected));
+        }
+
+        #[test]
+        fn rfc5424_prefix_round_trips(
+            priority in 0u8..192,
+            millis in 946_684_800_000i64..4_102_444_800_000,
+            host in "[a-z][a-z0-9-]{0,10}(\\.[a-z]{2,5}){0,2}",
+            program in "[a-z][a-z0-9_-]{0,15}",
+            text in message(),
+        ) {
+            let time = crate::event::Timestamp(millis);
+            let line = format!("<{priority}>1 {} {host} {program} 42 - - {text}", time.to_rfc3339());
+            let unwrapped = unwrap(&line, &context());
+            prop_assert_eq!(unwrapped.message.as_ref(), text.as_str());
+            prop_assert_eq!(unwrapped.host, Some(host.as_str()));
+            prop_assert_eq!(unwrapped.program, Some(program.as_str()));
+            prop_assert_eq!(unwrapped.time, Some(time));
+        }
     }
 }

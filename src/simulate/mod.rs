@@ -1634,6 +1634,7 @@ impl Site {
             return;
         }
         let duration = self.rng.range(10 * MINUTE, 45 * MINUTE).min(until - now);
+        self.pilot_software_fetch(now + 5_000, pilot, worker_node);
         let candidates: Vec<usize> = (0..self.users.len())
             .filter(|&user| now + duration + 5 * MINUTE < self.users[user].quiet_from)
             .collect();
@@ -1658,6 +1659,35 @@ impl Site {
                 until,
             },
         );
+    }
+
+    /// Before a payload the pilot reads its software anonymously over XRootD from the worker
+    /// node: file operations that carry no identity (`probable` evidence of the jobs running
+    /// on that node at the time).
+    fn pilot_software_fetch(&mut self, now: Ms, pilot: usize, worker_node: WnId) {
+        let host = self.worker_nodes[worker_node as usize].name.clone();
+        let user = self.pilots[pilot].local_user.to_string();
+        let tident = format!(
+            "{user}.{}:{}@{host}",
+            10_000 + self.rng.below(50_000),
+            10 + self.rng.below(200)
+        );
+        let thread = 100 + self.rng.below(9000) as u32;
+        let path = format!("/store/sw/pilot/pilot-{}.tar.gz", 1 + self.rng.below(5));
+        let file = self.files.xrootd;
+        let mut text = self.buffer();
+        storage::xrootd_login(&mut text, now, thread, &tident, false, None);
+        self.line(file, now, Tags::NONE, text);
+        let on_node = Tags::NONE.on_worker_node(Some(worker_node));
+        let mut text = self.buffer();
+        storage::xrootd_open(&mut text, now + 100, thread, &tident, false, &path);
+        self.line(file, now + 100, on_node, text);
+        let mut text = self.buffer();
+        storage::xrootd_close(&mut text, now + 2_100, thread, &tident);
+        self.line(file, now + 2_100, on_node, text);
+        let mut text = self.buffer();
+        storage::xrootd_disc(&mut text, now + 2_200, thread, &tident, 2);
+        self.line(file, now + 2_200, Tags::NONE, text);
     }
 
     fn direct_job(&mut self, now: Ms, user: usize) {

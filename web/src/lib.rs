@@ -1,1 +1,295 @@
-//! placeholder
+//! tokentrail's HTTP front end: the JSON API under `/api/v1/`, Prometheus metrics, and the
+//! HTML UI for security officers — all behind a login. Built on the same store and trace
+//! engine as the CLI; the web crate never parses logs.
+//!
+//! Every value that came from a log is attacker-controlled: pages are built server-side with
+//! [`html::escape`] around every value, the trace page's script sets text with `textContent`
+//! only, and a strict Content-Security-Policy forbids inline script.
+
+pub mod accounts;
+mod api;
+mod audit;
+mod auth;
+mod export;
+pub mod html;
+mod incidents;
+mod metrics;
+mod pages;
+pub mod recognise;
+mod watchlist;
+
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use tokentrail_index::{EventStore, TantivyStore};
+
+pub use accounts::{
+    add_account, create_api_key, create_one_time_admin, default_accounts_file, list_accounts,
+    remove_account, AccountSummary, Role,
+};
+
+/// Errors of the web crate.
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    #[error("refusing to listen on {listen}: it is not a loopback address and no account is configured in {file} (nobody may read site logs unauthenticated); create one with `tokentrail user add NAME --role admin`, or listen on 127.0.0.1")]
+    NoAccounts { listen: SocketAddr, file: PathBuf },
+    #[error("cannot listen on {listen}: {source}")]
+    Bind {
+        listen: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("i/o error on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Accounts(String),
+    #[error(transparent)]
+    Store(#[from] tokentrail_index::Error),
+    #[error("server error: {0}")]
+    Serve(std::io::Error),
+}
+
+/// How the server runs.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Address to listen on (default 127.0.0.1:8080).
+    pub listen: SocketAddr,
+    /// The data directory (store, `audit.log`, `watchlist.json`).
+    pub data_dir: PathBuf,
+    /// The accounts file (default `<data>/accounts.json`).
+    pub accounts_file: PathBuf,
+    /// Mark cookies `Secure` (set this when a TLS proxy fronts the server).
+    pub secure_cookies: bool,
+    /// How often to look for new commits of a concurrent ingest.
+    pub reload_every: Duration,
+}
+
+impl ServerConfig {
+    /// The defaults for a data directory.
+    pub fn new(data_dir: &Path) -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: data_dir.to_path_buf(),
+            accounts_file: default_accounts_file(data_dir),
+            secure_cookies: false,
+            reload_every: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Everything the handlers share.
+pub struct Inner {
+    pub(crate) store: Arc<dyn EventStore>,
+    pub(crate) accounts: accounts::AccountStore,
+    pub(crate) sessions: auth::Sessions,
+    pub(crate) audit: audit::Audit,
+    pub(crate) metrics: metrics::Metrics,
+    pub(crate) watchlist: watchlist::Watchlist,
+    pub(crate) config: ServerConfig,
+}
+
+/// The shared state of the app (cheap to clone).
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// State over a store; opens the accounts file, the audit log and the watchlist.
+    pub fn new(config: ServerConfig, store: Arc<dyn EventStore>) -> Result<Self, WebError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| WebError::Io {
+            path: config.data_dir.clone(),
+            source,
+        })?;
+        Ok(AppState(Arc::new(Inner {
+            store,
+            accounts: accounts::AccountStore::open(config.accounts_file.clone())?,
+            sessions: auth::Sessions::default(),
+            audit: audit::Audit::open(&config.data_dir)?,
+            metrics: metrics::Metrics::default(),
+            watchlist: watchlist::Watchlist::open(&config.data_dir),
+            config,
+        })))
+    }
+
+    /// Runs a store query on a blocking thread and records its latency.
+    pub(crate) async fn blocking<T, F>(&self, kind: &'static str, work: F) -> Result<T, String>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn EventStore) -> Result<T, String> + Send + 'static,
+    {
+        let store = Arc::clone(&self.store);
+        let started = Instant::now();
+        let result = tokio::task::spawn_blocking(move || work(store.as_ref()))
+            .await
+            .map_err(|error| format!("query task failed: {error}"))?;
+        self.metrics.query(kind, started.elapsed());
+        result
+    }
+}
+
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+/// Security headers on every response; no caching of anything but the static assets.
+async fn security_headers(request: Request, next: Next) -> Response {
+    let is_asset = request.uri().path().starts_with("/assets/");
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    headers.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    if !is_asset {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+/// Refuses state-changing requests that the browser says come from another site (defence in
+/// depth: the CSRF token is the real check).
+async fn same_origin_writes(request: Request, next: Next) -> Response {
+    let safe = matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    if !safe {
+        let cross_site = request
+            .headers()
+            .get("sec-fetch-site")
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|site| site == "cross-site" || site == "same-site");
+        if cross_site {
+            return auth::error_response(StatusCode::FORBIDDEN, "cross-site request refused");
+        }
+    }
+    next.run(request).await
+}
+
+/// Counts requests per matched route and status.
+async fn count_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| path.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let response = next.run(request).await;
+    state.metrics.request(&route, response.status().as_u16());
+    response
+}
+
+/// The whole app: API, metrics, UI and assets.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/api/v1/health", get(api::health))
+        .route("/api/v1/openapi.json", get(api::openapi))
+        .route("/api/v1/search", get(api::search))
+        .route("/api/v1/trace", get(api::trace))
+        .route("/api/v1/trace.csv", get(api::trace_csv))
+        .route("/api/v1/events/{id}", get(api::event))
+        .route("/api/v1/stats", get(api::stats))
+        .route(
+            "/api/v1/watchlist",
+            get(api::watchlist_list).post(api::watchlist_add),
+        )
+        .route(
+            "/api/v1/watchlist/{id}",
+            axum::routing::delete(api::watchlist_remove),
+        )
+        .route("/api/v1/accounts", get(api::accounts_list))
+        .route("/metrics", get(api::metrics))
+        .route("/", get(pages::home))
+        .route("/login", get(pages::login_form).post(pages::login))
+        .route("/logout", post(pages::logout))
+        .route("/search", get(pages::search))
+        .route("/trace", get(pages::trace))
+        .route("/event/{id}", get(pages::event))
+        .route("/stats", get(pages::stats))
+        .route("/keys", get(pages::keys).post(pages::keys_create))
+        .route("/keys/revoke", post(pages::keys_revoke))
+        .route("/admin", get(pages::admin))
+        .route("/admin/accounts", post(pages::admin_add))
+        .route("/admin/accounts/remove", post(pages::admin_remove))
+        .route(
+            "/watchlist",
+            get(pages::watchlist).post(pages::watchlist_add),
+        )
+        .route("/watchlist/remove", post(pages::watchlist_remove))
+        .route("/assets/{name}", get(pages::asset))
+        .fallback(pages::not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
+        .layer(middleware::from_fn(same_origin_writes))
+        .layer(middleware::from_fn(security_headers))
+        .with_state(state)
+}
+
+/// Serves the app until Ctrl-C. Refuses a non-loopback address while no account exists.
+pub async fn serve(config: ServerConfig, store: Arc<TantivyStore>) -> Result<(), WebError> {
+    let accounts = accounts::load(&config.accounts_file)?;
+    if accounts.accounts.is_empty() {
+        if !config.listen.ip().is_loopback() {
+            return Err(WebError::NoAccounts {
+                listen: config.listen,
+                file: config.accounts_file.clone(),
+            });
+        }
+        tracing::warn!(
+            file = %config.accounts_file.display(),
+            "no account is configured: nobody can sign in; create one with `tokentrail user add NAME --role admin`"
+        );
+    }
+    let listen = config.listen;
+    let reload_every = config.reload_every;
+    let state = AppState::new(config, store.clone())?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| WebError::Bind { listen, source })?;
+    let reloader = tokio::spawn(async move {
+        let mut interval = tokio::time::interval(reload_every);
+        loop {
+            interval.tick().await;
+            let store = store.clone();
+            let result = tokio::task::spawn_blocking(move || store.reload()).await;
+            if let Ok(Err(error)) = result {
+                tracing::warn!(%error, "cannot reload the index");
+            }
+        }
+    });
+    let local = listener.local_addr().unwrap_or(listen);
+    eprintln!("tokentrail: serving on http://{local}/");
+    let result = axum::serve(listener, app(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(WebError::Serve);
+    reloader.abort();
+    result
+}

@@ -173,20 +173,9 @@ impl Handler for ShadowHandler {
 mod tests {
     use super::*;
     use crate::stream::parse_text;
-    use crate::time::{TimeContext, Zone};
 
     fn context(file_name: &str) -> Context {
-        Context {
-            time: TimeContext {
-                zone: Zone::Utc,
-                year_override: None,
-                reference_date: None,
-            },
-            host: "ap01.example.org".into(),
-            path: format!("logs/{file_name}"),
-            file_name: file_name.into(),
-            ..Context::default()
-        }
+        crate::testing::utc_context("ap01.example.org", file_name)
     }
 
     fn parse(text: &str, file_name: &str) -> (Vec<Event>, crate::stream::Stats) {

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# End-to-end benchmark of tokentrail on a simulated site (see BENCHMARKS.md).
+#
+#   scripts/bench.sh                 # full run: ~1 GB corpus
+#   SMALL=1 scripts/bench.sh         # ~50 MB corpus (CI, scripts/bench-ci.sh)
+#   SCALES="4 40" scripts/bench.sh   # also ingest + trace corpora of these --scale values
+#                                    # (linearity: ingest time and trace latency vs events)
+#   TRACE_ARGS="--seeds 4 --rounds 2" # fewer trace samples (large stores)
+#
+# Measures, in one run on one machine: ingest (MB/s, events/s, peak RSS via /usr/bin/time),
+# parse-only and store-only (bare tantivy sink, no parsing) rates, store size against the
+# raw and gzipped logs, trace latency percentiles and `rg` over the raw logs for the same
+# seeds. Writes every measurement under $OUT (default target/bench) and prints the report
+# (JSON) of `tokentrail bench report`. Needs: cargo, rg (ripgrep), gzip, /usr/bin/time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+OUT="${OUT:-target/bench}"
+USERS="${USERS:-40}"
+DAYS="${DAYS:-2}"
+if [ "${SMALL:-0}" = 1 ]; then
+  SCALE="${SCALE:-1.5}"
+  OUT="${OUT}-small"
+else
+  SCALE="${SCALE:-32}"
+fi
+# Events kept in memory for the store-only run (bounds its RSS; the rate is per event).
+MAX_KEEP="${MAX_KEEP:-1000000}"
+CORES="$(nproc)"
+TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+
+for tool in rg gzip /usr/bin/time; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "bench.sh: $tool is missing (apt-get install ripgrep gzip time)" >&2; exit 1; }
+done
+
+echo "== building release" >&2
+cargo build --release --locked --quiet --bin tokentrail
+BIN="$TARGET_DIR/release/tokentrail"
+DRIVER="$BIN bench"
+
+mkdir -p "$OUT"
+
+# simulate SCALE DIR: writes the corpus once per parameter set.
+simulate() {
+  local scale="$1" dir="$2" stamp="users=$USERS days=$DAYS scale=$1"
+  if [ -f "$dir/.stamp" ] && [ "$(cat "$dir/.stamp")" = "$stamp" ]; then
+    return
+  fi
+  rm -rf "$dir"
+  echo "== simulating ($stamp) into $dir" >&2
+  "$BIN" simulate --out "$dir" --users "$USERS" --days "$DAYS" --scale "$scale" >&2
+  echo "$stamp" >"$dir/.stamp"
+}
+
+# ingest CORPUS DATA RESULTDIR: a fresh store, timed, peak RSS recorded.
+ingest() {
+  rm -rf "$2"
+  echo "== ingesting $1 into $2" >&2
+  /usr/bin/time -v -o "$3/ingest.time" \
+    "$BIN" --data "$2" ingest --tz UTC --output json "$1/logs" >"$3/ingest.json"
+  du -sb "$2/index" | cut -f1 >"$3/index.bytes"
+}
+
+CORPUS="$OUT/site"
+DATA="$OUT/data"
+simulate "$SCALE" "$CORPUS"
+ingest "$CORPUS" "$DATA" "$OUT"
+
+echo "== raw and gzipped sizes" >&2
+du -sb --apparent-size "$CORPUS/logs" | cut -f1 >"$OUT/raw.bytes"
+# gzip -6 of each file (already compressed rotations counted as they are).
+total=0
+while IFS= read -r -d '' file; do
+  if [ "$(head -c2 "$file" | od -An -tx1 | tr -d ' ')" = "1f8b" ]; then
+    size=$(stat -c %s "$file")
+  else
+    size=$(gzip -6 -c "$file" | wc -c)
+  fi
+  total=$((total + size))
+done < <(find "$CORPUS/logs" -type f -print0)
+echo "$total" >"$OUT/gzip.bytes"
+
+echo "== parse only" >&2
+$DRIVER parse "$CORPUS/logs" >"$OUT/parse.json"
+events=$(sed -n 's/^ *"events": \([0-9]*\),$/\1/p' "$OUT/parse.json" | head -1)
+keep_every=$(( (events + MAX_KEEP - 1) / MAX_KEEP ))
+[ "$keep_every" -ge 1 ] || keep_every=1
+
+echo "== store only (every ${keep_every}th event, pre-parsed)" >&2
+rm -rf "$OUT/store-only"
+$DRIVER store "$CORPUS/logs" --data "$OUT/store-only" --keep-every "$keep_every" >"$OUT/store.json"
+rm -rf "$OUT/store-only"
+
+echo "== trace latency and rg" >&2
+# shellcheck disable=SC2086 # TRACE_ARGS is a list of flags, e.g. "--seeds 5 --rounds 2".
+$DRIVER trace --data "$DATA" --truth "$CORPUS/truth.json" --logs "$CORPUS/logs" ${TRACE_ARGS:-} >"$OUT/trace.json"
+
+# Linearity: more corpora, ingest + trace only (no rg: it is linear by construction).
+for scale in ${SCALES:-}; do
+  dir="$OUT/scale-$scale"
+  mkdir -p "$dir"
+  simulate "$scale" "$dir/site"
+  ingest "$dir/site" "$dir/data" "$dir"
+  $DRIVER trace --data "$dir/data" --truth "$dir/site/truth.json" --logs "$dir/site/logs" --rg-runs 0 >"$dir/trace.json"
+  $DRIVER report "$dir" --cores "$CORES" >"$dir/report.json"
+  rm -rf "$dir/data"
+  [ "${KEEP_CORPORA:-0}" = 1 ] || rm -rf "$dir/site"
+done
+
+$DRIVER report "$OUT" --cores "$CORES" "$@" | tee "$OUT/report.json"

@@ -1,0 +1,233 @@
+//! The single writer shared by all collectors: adds their batches to the store and commits
+//! every `commit_interval` (or `commit_events`) with every collector's position in the
+//! commit payload, so that index content and positions always move together.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tokentrail_index::{Backend, Checkpoints, EventSink, SourceCheckpoint};
+use tokentrail_parsers::Event;
+
+use super::metrics::{CollectorMetrics, Metrics};
+
+/// Where a tailer stands in one file stream (by content fingerprint).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamCheckpoint {
+    /// Path it was last seen at.
+    pub path: String,
+    /// Device and inode it was last read from.
+    pub dev: u64,
+    pub ino: u64,
+    /// Bytes of its start that make up the fingerprint.
+    pub prefix_len: u64,
+    /// A restart reads again from here (a line boundary where no multi-line record was open).
+    pub resume: u64,
+    /// Lines before `resume`.
+    pub resume_line: u64,
+    /// Every event that originated before this offset is committed; events re-read below it
+    /// are looked up by id before being added.
+    pub end: u64,
+    /// Size of the file when last read (compressed size for gzip).
+    pub size: u64,
+    /// Read to its end and closed (rotated away, deleted, compressed copy).
+    #[serde(default)]
+    pub finished: bool,
+    /// Unix seconds it was last read or seen.
+    #[serde(default)]
+    pub seen: i64,
+}
+
+/// What one collector keeps in the commit payload (`Checkpoints.collectors[<kind>:<name>]`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectorState {
+    /// Tailed streams by content fingerprint.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub streams: BTreeMap<String, StreamCheckpoint>,
+    /// Committed totals.
+    #[serde(default)]
+    pub lines: u64,
+    #[serde(default)]
+    pub bytes: u64,
+    #[serde(default)]
+    pub events: u64,
+    #[serde(default)]
+    pub errors: u64,
+}
+
+/// Finished streams kept per collector to recognise compressed or copied rotations.
+const KEEP_FINISHED: usize = 4096;
+
+/// Sent by a collector to the writer.
+pub(crate) struct Batch {
+    /// `Checkpoints.collectors` key of the sender.
+    pub collector: String,
+    pub metrics: Arc<CollectorMetrics>,
+    pub events: Vec<Event>,
+    /// Events that originated before this offset may already be stored (checked by id).
+    pub check_below: u64,
+    /// New position of one tailed stream.
+    pub stream: Option<(String, StreamCheckpoint)>,
+    pub lines: u64,
+    pub bytes: u64,
+    pub errors: u64,
+    /// Told the outcome once the batch is committed (HTTP push answers after that).
+    pub ack: Option<tokio::sync::oneshot::Sender<Result<u64, String>>>,
+}
+
+pub(crate) struct WriterSettings {
+    pub commit_interval: Duration,
+    pub commit_events: u64,
+}
+
+/// The collectors' states found in `checkpoints`.
+pub fn collector_states(checkpoints: &Checkpoints) -> BTreeMap<String, CollectorState> {
+    checkpoints
+        .collectors
+        .iter()
+        .filter_map(|(key, value)| {
+            serde_json::from_value(value.clone())
+                .ok()
+                .map(|state| (key.clone(), state))
+        })
+        .collect()
+}
+
+/// Runs until every sender is gone, then commits one last time.
+pub(crate) fn run(
+    backend: Arc<dyn Backend>,
+    mut sink: Box<dyn EventSink>,
+    receiver: Receiver<Batch>,
+    mut checkpoints: Checkpoints,
+    settings: WriterSettings,
+    metrics: Arc<Metrics>,
+) -> anyhow::Result<()> {
+    let mut states = collector_states(&checkpoints);
+    let mut added_since_commit = 0u64;
+    let mut dirty = false;
+    let mut first_dirty = Instant::now();
+    let mut waiting: Vec<tokio::sync::oneshot::Sender<Result<u64, String>>> = Vec::new();
+    let mut pending_committed: Vec<(Arc<CollectorMetrics>, u64)> = Vec::new();
+    let mut result = Ok(());
+    loop {
+        let timeout = if dirty {
+            settings
+                .commit_interval
+                .saturating_sub(first_dirty.elapsed())
+        } else {
+            Duration::from_secs(3600)
+        };
+        let received = receiver.recv_timeout(timeout);
+        let disconnected = matches!(received, Err(RecvTimeoutError::Disconnected));
+        if let Ok(batch) = received {
+            if !dirty {
+                first_dirty = Instant::now();
+            }
+            dirty = true;
+            let mut added = 0u64;
+            for event in &batch.events {
+                match sink.add(event, event.origin.offset < batch.check_below) {
+                    Ok(true) => added += 1,
+                    Ok(false) => {}
+                    Err(error) => {
+                        result = Err(anyhow::anyhow!("while adding events to the store: {error}"));
+                        break;
+                    }
+                }
+            }
+            if result.is_err() {
+                if let Some(ack) = batch.ack {
+                    let _ = ack.send(Err("the store refused the events".into()));
+                }
+                break;
+            }
+            added_since_commit += added;
+            metrics
+                .uncommitted_events
+                .fetch_add(added, Ordering::Relaxed);
+            pending_committed.push((Arc::clone(&batch.metrics), added));
+            let state = states.entry(batch.collector.clone()).or_default();
+            state.lines += batch.lines;
+            state.bytes += batch.bytes;
+            state.errors += batch.errors;
+            state.events += added;
+            if let Some((fingerprint, stream)) = batch.stream {
+                checkpoints.sources.insert(
+                    fingerprint.clone(),
+                    SourceCheckpoint {
+                        path: stream.path.clone(),
+                        prefix_len: stream.prefix_len,
+                        end: stream.end,
+                        file_size: stream.size,
+                        complete: false,
+                    },
+                );
+                state.streams.insert(fingerprint, stream);
+                prune(state);
+            }
+            if let Some(ack) = batch.ack {
+                waiting.push(ack);
+            }
+        }
+        let due = dirty
+            && (disconnected
+                || added_since_commit >= settings.commit_events
+                || first_dirty.elapsed() >= settings.commit_interval);
+        if due {
+            for (key, state) in &states {
+                if let Ok(value) = serde_json::to_value(state) {
+                    checkpoints.collectors.insert(key.clone(), value);
+                }
+            }
+            if let Err(error) = sink.commit(&checkpoints) {
+                result = Err(anyhow::anyhow!("while committing: {error}"));
+                break;
+            }
+            if let Err(error) = backend.refresh() {
+                tracing::warn!(%error, "searches may not see the last commit");
+            }
+            metrics.commits.fetch_add(1, Ordering::Relaxed);
+            metrics
+                .last_commit_ms
+                .store(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
+            metrics.uncommitted_events.store(0, Ordering::Relaxed);
+            for (collector, added) in pending_committed.drain(..) {
+                collector.add(&collector.committed_events, added);
+            }
+            for ack in waiting.drain(..) {
+                let _ = ack.send(Ok(added_since_commit));
+            }
+            tracing::debug!(events = added_since_commit, "committed");
+            added_since_commit = 0;
+            dirty = false;
+        }
+        if disconnected {
+            break;
+        }
+    }
+    for ack in waiting.drain(..) {
+        let _ = ack.send(Err("the store writer stopped".into()));
+    }
+    result
+}
+
+/// Keeps the newest finished streams only.
+fn prune(state: &mut CollectorState) {
+    let finished = state.streams.values().filter(|s| s.finished).count();
+    if finished <= KEEP_FINISHED {
+        return;
+    }
+    let mut by_age: Vec<(i64, String)> = state
+        .streams
+        .iter()
+        .filter(|(_, s)| s.finished)
+        .map(|(k, s)| (s.seen, k.clone()))
+        .collect();
+    by_age.sort();
+    for (_, key) in by_age.into_iter().take(finished - KEEP_FINISHED) {
+        state.streams.remove(&key);
+    }
+}
