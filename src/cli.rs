@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use clap::{Args, Parser, Subcommand};
-use tokentrail_index::{Backend, ClickHouseStore, EventStore, Order, TantivyStore};
+use tokentrail_index::{Backend, ClickHouseStore, Order, TantivyStore};
 use tokentrail_parsers::time::{parse_loose_utc, Zone};
 use tokentrail_parsers::Timestamp;
 
@@ -335,29 +335,23 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Trace(args) => run_trace(&store, args),
         Command::Simulate(args) => run_simulate(args),
         Command::Formats => run_formats(),
-        Command::Serve(args) => run_serve(&cli.data, args),
+        Command::Serve(args) => run_serve(&cli.data, &store, args),
         Command::User(args) => run_user(&cli.data, args),
         Command::Demo(args) => run_demo(args),
-        Command::Retention(args) => run_retention(&cli.data, args),
-        Command::Report(args) => crate::analytics::commands::run_report(&cli.data, args),
+        Command::Retention(args) => run_retention(&store, args),
+        Command::Report(args) => crate::analytics::commands::run_report(&store, args),
         Command::Watch(args) => crate::analytics::commands::run_watch(&cli.data, args),
         Command::Alerts(args) => crate::analytics::commands::run_alerts(&cli.data, args),
         Command::IncidentReport(args) => {
-            crate::analytics::commands::run_incident_report(&cli.data, args)
+            crate::analytics::commands::run_incident_report(&store, args)
         }
         Command::Collect(args) => {
             let config = crate::collect::Config::load(&args.config)?;
-            crate::collect::run_collect(config, &cli.data)
+            crate::collect::run_collect(config, &cli.data, cli.store.as_deref())
         }
-        Command::Status(args) => run_status(&cli.data, args),
+        Command::Status(args) => run_status(&store, args),
         Command::Bench(args) => crate::bench_driver::run(args),
     }
-}
-
-/// The tantivy store in `data` (commands that do not take `--store` yet).
-fn open_store(data: &std::path::Path) -> Result<TantivyStore> {
-    TantivyStore::open(data)
-        .with_context(|| format!("while opening the store in {}", data.display()))
 }
 
 /// Which store the global `--data` / `--store` options select.
@@ -378,9 +372,9 @@ impl StoreChoice {
     }
 
     /// Opens the chosen store.
-    pub fn open(&self) -> Result<OpenStore> {
+    pub fn open(&self) -> Result<std::sync::Arc<dyn Backend>> {
         Ok(match self {
-            StoreChoice::Tantivy(data) => OpenStore::Tantivy(
+            StoreChoice::Tantivy(data) => std::sync::Arc::new(
                 TantivyStore::open(data)
                     .with_context(|| format!("while opening the store in {}", data.display()))?,
             ),
@@ -390,35 +384,34 @@ impl StoreChoice {
                         "--store {url:?} is not a store URL: use clickhouse://HOST:8123/DB, or leave it out for the tantivy store in --data"
                     );
                 }
-                OpenStore::ClickHouse(
+                std::sync::Arc::new(
                     ClickHouseStore::open(url).context("while opening the ClickHouse store")?,
                 )
             }
         })
     }
-}
 
-/// An open store of either kind.
-pub enum OpenStore {
-    Tantivy(TantivyStore),
-    ClickHouse(ClickHouseStore),
-}
-
-impl OpenStore {
-    /// Read and write access (ingest).
-    pub fn backend(&self) -> &dyn Backend {
+    /// Where the events are, for messages.
+    pub fn describe(&self) -> String {
         match self {
-            OpenStore::Tantivy(store) => store,
-            OpenStore::ClickHouse(store) => store,
+            StoreChoice::Tantivy(data) => data.display().to_string(),
+            StoreChoice::ClickHouse(url) => redact_url_password(url),
         }
     }
+}
 
-    /// Read access (search, trace).
-    pub fn events(&self) -> &dyn EventStore {
-        match self {
-            OpenStore::Tantivy(store) => store,
-            OpenStore::ClickHouse(store) => store,
+/// A store URL with any password replaced, fit for messages and logs.
+pub fn redact_url_password(url: &str) -> String {
+    let Some(rest) = url.strip_prefix("clickhouse://") else {
+        return url.to_string();
+    };
+    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((credentials, hosts)) => {
+            let user = credentials.split(':').next().unwrap_or("");
+            format!("clickhouse://{user}:***@{hosts}{tail}")
         }
+        None => url.to_string(),
     }
 }
 
@@ -454,7 +447,7 @@ fn run_ingest(data: &std::path::Path, choice: &StoreChoice, args: IngestArgs) ->
             }),
         )));
     }
-    let report = ingest::ingest(store.backend(), options)?;
+    let report = ingest::ingest(store.as_ref(), options)?;
     let alerts_raised = match &watcher {
         Some(watcher) => {
             let mut watcher = watcher
@@ -527,9 +520,7 @@ fn run_search(choice: &StoreChoice, args: SearchArgs) -> Result<()> {
     let from = parse_time_flag("from", &args.from)?;
     let to = parse_time_flag("to", &args.to)?;
     let store = choice.open()?;
-    let hits = store
-        .events()
-        .search(&query.within(from, to), args.limit, Order::NewestFirst)?;
+    let hits = store.search(&query.within(from, to), args.limit, Order::NewestFirst)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match args.format {
@@ -557,7 +548,7 @@ fn run_search(choice: &StoreChoice, args: SearchArgs) -> Result<()> {
 fn run_trace(choice: &StoreChoice, args: TraceArgs) -> Result<()> {
     let request = args.request()?;
     let store = choice.open()?;
-    let answer = tokentrail_index::trace(store.events(), &request)?;
+    let answer = tokentrail_index::trace(store.as_ref(), &request)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match args.format {
@@ -612,18 +603,20 @@ fn run_simulate(args: SimulateArgs) -> Result<()> {
     Ok(())
 }
 
-fn run_retention(data: &std::path::Path, args: RetentionArgs) -> Result<()> {
+fn run_retention(choice: &StoreChoice, args: RetentionArgs) -> Result<()> {
     let now =
         parse_time_flag("now", &args.now)?.unwrap_or_else(|| Timestamp::from(chrono::Utc::now()));
-    if !data.join("index").exists() {
-        anyhow::bail!("no store in {}: nothing to expire", data.display());
+    if let StoreChoice::Tantivy(data) = choice {
+        if !data.join("index").exists() {
+            anyhow::bail!("no store in {}: nothing to expire", data.display());
+        }
     }
-    let store = open_store(data)?;
+    let store = choice.open()?;
     let retention = tokentrail_index::Retention {
         retention_days: args.retention_days,
     };
-    let report = tokentrail_index::retention::apply(&store, retention, now, args.dry_run)
-        .with_context(|| format!("while applying retention to {}", data.display()))?;
+    let report = tokentrail_index::retention::apply(store.as_ref(), retention, now, args.dry_run)
+        .with_context(|| format!("while applying retention to {}", choice.describe()))?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match args.format {
@@ -684,6 +677,7 @@ fn run_demo(args: DemoArgs) -> Result<()> {
     );
     run_serve(
         &demo.data,
+        &StoreChoice::Tantivy(demo.data.clone()),
         ServeArgs {
             listen: args.listen,
             accounts: None,
@@ -707,9 +701,9 @@ fn run_formats() -> Result<()> {
     Ok(())
 }
 
-fn run_status(data: &std::path::Path, args: StatusArgs) -> Result<()> {
-    let store = open_store(data)?;
-    let status = crate::collect::status::collect_status(&store)?;
+fn run_status(choice: &StoreChoice, args: StatusArgs) -> Result<()> {
+    let store = choice.open()?;
+    let status = crate::collect::status::collect_status(store.as_ref())?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match args.format {
@@ -736,8 +730,8 @@ pub struct ServeArgs {
     pub secure_cookies: bool,
 }
 
-fn run_serve(data: &std::path::Path, args: ServeArgs) -> Result<()> {
-    let store = std::sync::Arc::new(open_store(data)?);
+fn run_serve(data: &std::path::Path, choice: &StoreChoice, args: ServeArgs) -> Result<()> {
+    let store = choice.open()?;
     let mut config = tokentrail_web::ServerConfig::new(data);
     config.listen = args.listen;
     config.secure_cookies = args.secure_cookies;

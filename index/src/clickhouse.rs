@@ -402,6 +402,10 @@ impl Backend for ClickHouseStore {
         // Inserts are visible when they return (distributed ones are sent synchronously).
         Ok(())
     }
+
+    fn remove_before(&self, cutoff: Timestamp) -> Result<(), Error> {
+        self.drop_days_before(cutoff).map(|_| ())
+    }
 }
 
 impl ClickHouseStore {

@@ -14,7 +14,7 @@ use tokentrail_parsers::Timestamp;
 
 use crate::query::Query;
 use crate::store::{EventStore, Order};
-use crate::{Error, TantivyStore};
+use crate::{Backend, Error};
 
 /// Days kept by default.
 pub const DEFAULT_RETENTION_DAYS: u32 = 180;
@@ -105,27 +105,23 @@ pub fn expired_days(store: &dyn EventStore, cutoff: Timestamp) -> Result<Vec<Exp
     Ok(days)
 }
 
-/// Applies `retention` as of `now` (or only reports, with `dry_run`). Opens the store's
-/// writer, so it is refused while another process ingests.
+/// Applies `retention` as of `now` (or only reports, with `dry_run`). On the tantivy store
+/// this opens the writer, so it is refused while another process ingests; on ClickHouse it
+/// drops whole day partitions.
 pub fn apply(
-    store: &TantivyStore,
+    store: &dyn Backend,
     retention: Retention,
     now: Timestamp,
     dry_run: bool,
 ) -> Result<RetentionReport, Error> {
     let cutoff = retention.cutoff(now);
-    let mut writer = (!dry_run).then(|| store.writer(16 << 20)).transpose()?;
-    store.reload()?;
-    let bytes_before = directory_size(store.directory());
+    store.refresh()?;
+    let bytes_before = store.disk_bytes().unwrap_or(0);
     let days = expired_days(store, cutoff)?;
     let events = store.count(&dated_before(cutoff))?;
-    if let Some(writer) = writer.as_mut() {
-        if events > 0 {
-            writer.delete_before(cutoff, &store.checkpoints()?)?;
-            store.reload()?;
-        }
+    if !dry_run && events > 0 {
+        store.remove_before(cutoff)?;
     }
-    drop(writer);
     let kept = store.count(&Query::All)? - if dry_run { events } else { 0 };
     Ok(RetentionReport {
         retention_days: retention.retention_days,
@@ -134,12 +130,12 @@ pub fn apply(
         events,
         kept,
         bytes_before,
-        bytes_after: directory_size(store.directory()),
+        bytes_after: store.disk_bytes().unwrap_or(0),
         dry_run,
     })
 }
 
-fn directory_size(path: &std::path::Path) -> u64 {
+pub(crate) fn directory_size(path: &std::path::Path) -> u64 {
     std::fs::read_dir(path)
         .map(|entries| {
             entries
@@ -156,6 +152,7 @@ fn directory_size(path: &std::path::Path) -> u64 {
 mod tests {
     use super::*;
     use crate::store::{Checkpoints, EventSink, SourceCheckpoint};
+    use crate::TantivyStore;
     use tokentrail_parsers::{Event, Service};
 
     const NOW: &str = "2025-09-10T15:30:00Z";

@@ -91,4 +91,13 @@ pub trait Backend: EventStore {
 
     /// Makes the latest commit visible to searches.
     fn refresh(&self) -> Result<(), Error>;
+
+    /// Removes every dated event before `cutoff` (a UTC midnight: retention works in whole
+    /// days) and makes the removal durable. Undated events are kept.
+    fn remove_before(&self, cutoff: tokentrail_parsers::Timestamp) -> Result<(), Error>;
+
+    /// Bytes the store takes on disk, when this process can know it.
+    fn disk_bytes(&self) -> Option<u64> {
+        None
+    }
 }

@@ -338,6 +338,18 @@ impl crate::store::Backend for TantivyStore {
     fn refresh(&self) -> Result<(), Error> {
         self.reload()
     }
+
+    fn remove_before(&self, cutoff: tokentrail_parsers::Timestamp) -> Result<(), Error> {
+        let mut writer = self.writer(16 << 20)?;
+        self.reload()?;
+        writer.delete_before(cutoff, &EventStore::checkpoints(self)?)?;
+        drop(writer);
+        self.reload()
+    }
+
+    fn disk_bytes(&self) -> Option<u64> {
+        Some(crate::retention::directory_size(self.directory()))
+    }
 }
 
 /// A lock tantivy could not take, said plainly: another writer, or a directory we cannot write.

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use clap::{Args, Subcommand};
-use tokentrail_index::TantivyStore;
 use tokentrail_parsers::Timestamp;
 
 use super::config::{Cidr, ReportConfig};
@@ -157,13 +156,8 @@ pub struct IncidentArgs {
     pub json: Option<PathBuf>,
 }
 
-fn open_store(data: &Path) -> Result<TantivyStore> {
-    TantivyStore::open(data)
-        .with_context(|| format!("while opening the store in {}", data.display()))
-}
-
 /// Runs `report`.
-pub fn run_report(data: &Path, args: ReportArgs) -> Result<()> {
+pub fn run_report(choice: &crate::cli::StoreChoice, args: ReportArgs) -> Result<()> {
     let mut config = match &args.config {
         Some(path) => {
             let bytes =
@@ -182,8 +176,8 @@ pub fn run_report(data: &Path, args: ReportArgs) -> Result<()> {
     }
     let from = parse_time_flag("from", &args.from)?;
     let to = parse_time_flag("to", &args.to)?;
-    let store = open_store(data)?;
-    let report = super::policy_report(&store, from, to, &config)?;
+    let store = choice.open()?;
+    let report = super::policy_report(store.as_ref(), from, to, &config)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match args.format {
@@ -419,7 +413,7 @@ pub fn run_alerts(data: &Path, args: AlertsArgs) -> Result<()> {
 }
 
 /// Runs `incident-report`.
-pub fn run_incident_report(data: &Path, args: IncidentArgs) -> Result<()> {
+pub fn run_incident_report(choice: &crate::cli::StoreChoice, args: IncidentArgs) -> Result<()> {
     use tokentrail_index::Seed;
     let seed = if let Some(sub) = &args.sub {
         Seed::Identity {
@@ -446,8 +440,8 @@ pub fn run_incident_report(data: &Path, args: IncidentArgs) -> Result<()> {
             serde_json::to_string(&request.seed).unwrap_or_default()
         )
     });
-    let store = open_store(data)?;
-    let report = super::incident_report(&store, &request, &title)?;
+    let store = choice.open()?;
+    let report = super::incident_report(store.as_ref(), &request, &title)?;
     watchlist::write_atomically(&args.out, report.to_html().as_bytes())?;
     if let Some(path) = &args.json {
         watchlist::write_atomically(path, &serde_json::to_vec_pretty(&report)?)?;

@@ -16,6 +16,10 @@ pub struct Config {
     /// Data directory of the store (the command line's `--data` when absent).
     #[serde(default)]
     pub data: Option<PathBuf>,
+    /// A store URL (`clickhouse://HOST:8123/DB`) used instead of the tantivy store in `data`;
+    /// the command line's `--store` wins.
+    #[serde(default)]
+    pub store: Option<String>,
     /// Address of the push endpoint and `/metrics` (`tokentrail collect` serves them there).
     #[serde(default)]
     pub listen: Option<SocketAddr>,
@@ -121,6 +125,20 @@ fn default_grace_ms() -> u64 {
 }
 
 impl Config {
+    /// The store to collect into: `--store`, else the config's `store`, else the tantivy store
+    /// in the config's `data` (else the command line's `--data`).
+    pub fn store_choice(&self, data: &Path, cli_store: Option<&str>) -> crate::cli::StoreChoice {
+        match cli_store
+            .filter(|url| !url.is_empty())
+            .or(self.store.as_deref().filter(|url| !url.is_empty()))
+        {
+            Some(url) => crate::cli::StoreChoice::ClickHouse(url.to_string()),
+            None => crate::cli::StoreChoice::Tantivy(
+                self.data.clone().unwrap_or_else(|| data.to_path_buf()),
+            ),
+        }
+    }
+
     /// Reads and checks a config file.
     pub fn load(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path)

@@ -201,11 +201,10 @@ pub fn local_host_name() -> String {
 
 /// `tokentrail collect --config FILE`: runs the collectors and serves the push endpoint and
 /// `/metrics` on the configured address until SIGINT or SIGTERM.
-pub fn run_collect(config: Config, data: &std::path::Path) -> Result<()> {
-    let data = config.data.clone().unwrap_or_else(|| data.to_path_buf());
-    let store = tokentrail_index::TantivyStore::open(&data)
-        .with_context(|| format!("while opening the store in {}", data.display()))?;
-    let backend: Arc<dyn Backend> = Arc::new(store);
+pub fn run_collect(config: Config, data: &std::path::Path, store: Option<&str>) -> Result<()> {
+    let choice = config.store_choice(data, store);
+    let backend: Arc<dyn Backend> = choice.open()?;
+    let data = choice.describe();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -232,7 +231,7 @@ pub fn run_collect(config: Config, data: &std::path::Path) -> Result<()> {
         };
         eprintln!(
             "tokentrail: collecting into {} ({} file collectors, {} syslog receivers{}); Ctrl-C stops",
-            data.display(),
+            data,
             config.files.len(),
             config.syslog.len(),
             config

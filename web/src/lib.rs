@@ -31,7 +31,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use tokentrail_index::{EventStore, TantivyStore};
+use tokentrail_index::{Backend, EventStore};
 
 pub use accounts::{
     add_account, create_api_key, create_one_time_admin, default_accounts_file, list_accounts,
@@ -251,7 +251,7 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Serves the app until Ctrl-C. Refuses a non-loopback address while no account exists.
-pub async fn serve(config: ServerConfig, store: Arc<TantivyStore>) -> Result<(), WebError> {
+pub async fn serve(config: ServerConfig, store: Arc<dyn Backend>) -> Result<(), WebError> {
     let accounts = accounts::load(&config.accounts_file)?;
     if accounts.accounts.is_empty() {
         if !config.listen.ip().is_loopback() {
@@ -267,7 +267,7 @@ pub async fn serve(config: ServerConfig, store: Arc<TantivyStore>) -> Result<(),
     }
     let listen = config.listen;
     let reload_every = config.reload_every;
-    let state = AppState::new(config, store.clone())?;
+    let state = AppState::new(config, store.clone() as Arc<dyn EventStore>)?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| WebError::Bind { listen, source })?;
@@ -276,7 +276,7 @@ pub async fn serve(config: ServerConfig, store: Arc<TantivyStore>) -> Result<(),
         loop {
             interval.tick().await;
             let store = store.clone();
-            let result = tokio::task::spawn_blocking(move || store.reload()).await;
+            let result = tokio::task::spawn_blocking(move || store.refresh()).await;
             if let Ok(Err(error)) = result {
                 tracing::warn!(%error, "cannot reload the index");
             }
