@@ -7,6 +7,9 @@
 //! - `trace --data DIR --truth truth.json --logs LOGS` — trace latency percentiles for
 //!   identities with few and many events, tokens and addresses, and the time `rg` takes to
 //!   find the same seed value in the raw logs.
+//! - `clickhouse LOGS --truth truth.json` — the two backends side by side: starts throwaway
+//!   ClickHouse servers (one, or `--shards N`), ingests the corpus into them and into a
+//!   tantivy store in a temporary directory, and times the same traces on both.
 //! - `report DIR` — reads the measurements `scripts/bench.sh` left in DIR and prints the
 //!   figures and ratios as JSON; with `--check`, fails when a ratio falls below its floor
 //!   (ratios only: absolute times drift from machine to machine).
@@ -64,6 +67,21 @@ enum Measure {
         #[arg(long, default_value_t = 3)]
         rg_runs: usize,
     },
+    /// Ingest and trace on ClickHouse beside tantivy, same corpus, same questions.
+    Clickhouse {
+        logs: PathBuf,
+        #[arg(long)]
+        truth: PathBuf,
+        /// ClickHouse server processes (shards of one `Distributed` table when > 1).
+        #[arg(long, default_value_t = 1)]
+        shards: usize,
+        /// Seeds per kind of question.
+        #[arg(long, default_value_t = 5)]
+        seeds: usize,
+        /// Timed rounds over all seeds (after one warm-up round).
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
     /// Figures and ratios from the measurements in a directory.
     Report {
         dir: PathBuf,
@@ -109,7 +127,17 @@ pub fn run(args: BenchArgs) -> Result<()> {
             seeds,
             rounds,
             rg_runs,
-        } => measure_traces(&data, &truth, &logs, seeds, rounds, rg_runs)?,
+        } => {
+            let store = TantivyStore::open(&data)?;
+            measure_traces(&store, &truth, &logs, seeds, rounds, rg_runs)?
+        }
+        Measure::Clickhouse {
+            logs,
+            truth,
+            shards,
+            seeds,
+            rounds,
+        } => compare_clickhouse(&logs, &truth, shards.max(1), seeds, rounds)?,
         Measure::Report {
             dir,
             cores,
@@ -306,32 +334,31 @@ struct Kind {
 }
 
 fn measure_traces(
-    data: &std::path::Path,
+    store: &dyn EventStore,
     truth_path: &std::path::Path,
     logs: &std::path::Path,
     seeds_per_kind: usize,
     rounds: usize,
     rg_runs: usize,
 ) -> Result<Value> {
-    let store = TantivyStore::open(data)?;
     let truth: Value = serde_json::from_slice(
         &std::fs::read(truth_path).with_context(|| format!("while reading {truth_path:?}"))?,
     )?;
-    let kinds = pick_questions(&store, &truth, seeds_per_kind)?;
+    let kinds = pick_questions(store, &truth, seeds_per_kind)?;
     let total_events = store.count(&Query::All)?;
 
     let mut results = serde_json::Map::new();
     for kind in &kinds {
         // One warm-up round (first touches of the mmap'ed index), then timed rounds.
         for (_, seed) in &kind.seeds {
-            trace(&store, &TraceRequest::new(seed.clone()))?;
+            trace(store, &TraceRequest::new(seed.clone()))?;
         }
         let mut samples = Vec::new();
         let mut answer_sizes = Vec::new();
         for _ in 0..rounds {
             for (_, seed) in &kind.seeds {
                 let started = Instant::now();
-                let answer = trace(&store, &TraceRequest::new(seed.clone()))?;
+                let answer = trace(store, &TraceRequest::new(seed.clone()))?;
                 samples.push(started.elapsed().as_secs_f64() * 1e3);
                 answer_sizes.push(answer.events.len() as f64);
             }
@@ -386,7 +413,7 @@ fn time_rg(value: &str, logs: &std::path::Path) -> Result<f64> {
 
 /// Identities with few and with many events (by their ground-truth evidence), their tokens,
 /// and client addresses seen in their events.
-fn pick_questions(store: &TantivyStore, truth: &Value, per_kind: usize) -> Result<Vec<Kind>> {
+fn pick_questions(store: &dyn EventStore, truth: &Value, per_kind: usize) -> Result<Vec<Kind>> {
     let mut identities: Vec<(usize, String, Vec<String>)> = truth["identities"]
         .as_array()
         .context("truth.json has no identities")?
@@ -471,4 +498,70 @@ fn pick_questions(store: &TantivyStore, truth: &Value, per_kind: usize) -> Resul
                 .collect(),
         },
     ])
+}
+
+/// Ingest and trace figures of the ClickHouse store beside the tantivy store's, measured in
+/// one run on one corpus: the ratios are what to read, the absolute times drift.
+fn compare_clickhouse(
+    logs: &std::path::Path,
+    truth: &std::path::Path,
+    shards: usize,
+    seeds: usize,
+    rounds: usize,
+) -> Result<Value> {
+    use tokentrail_index::clickhouse::server::{find_binary, LocalServers};
+    let binary = find_binary().context(
+        "no ClickHouse server installed (apt-get install clickhouse-server, or set TOKENTRAIL_CLICKHOUSE_SERVER)",
+    )?;
+    let servers = LocalServers::start(&binary, shards)?;
+    let clickhouse = tokentrail_index::ClickHouseStore::open(&servers.url("bench"))?;
+    let directory = tempfile::tempdir()?;
+    let tantivy_store = TantivyStore::open(directory.path())?;
+    let mut figures = serde_json::Map::new();
+    for (name, backend) in [
+        ("tantivy", &tantivy_store as &dyn tokentrail_index::Backend),
+        ("clickhouse", &clickhouse as &dyn tokentrail_index::Backend),
+    ] {
+        let started = Instant::now();
+        let report = crate::ingest::ingest(backend, options_for(vec![logs.to_path_buf()], None))?;
+        let seconds = started.elapsed().as_secs_f64();
+        let traces = measure_traces(backend, truth, logs, seeds, rounds, 0)?;
+        figures.insert(
+            name.to_string(),
+            json!({
+                "ingest_seconds": seconds,
+                "events": report.added,
+                "events_per_s": report.added as f64 / seconds.max(1e-9),
+                "mb_per_s": report.stats.bytes as f64 / 1e6 / seconds.max(1e-9),
+                "trace": traces["kinds"],
+            }),
+        );
+    }
+    let p95 = |backend: &str, kind: &str| {
+        figures[backend]["trace"][kind]["trace"]["p95_ms"]
+            .as_f64()
+            .unwrap_or(0.0)
+    };
+    let mut ratios = serde_json::Map::new();
+    ratios.insert(
+        "ingest_clickhouse_over_tantivy_seconds".into(),
+        json!(
+            figures["clickhouse"]["ingest_seconds"]
+                .as_f64()
+                .unwrap_or(0.0)
+                / figures["tantivy"]["ingest_seconds"].as_f64().unwrap_or(1.0)
+        ),
+    );
+    for kind in [
+        "identity_few_events",
+        "identity_many_events",
+        "jti",
+        "address",
+    ] {
+        ratios.insert(
+            format!("trace_p95_{kind}_clickhouse_over_tantivy"),
+            json!(p95("clickhouse", kind) / p95("tantivy", kind).max(1e-9)),
+        );
+    }
+    Ok(json!({ "shards": shards, "backends": figures, "ratios": ratios }))
 }

@@ -395,23 +395,8 @@ impl StoreChoice {
     pub fn describe(&self) -> String {
         match self {
             StoreChoice::Tantivy(data) => data.display().to_string(),
-            StoreChoice::ClickHouse(url) => redact_url_password(url),
+            StoreChoice::ClickHouse(url) => tokentrail_index::clickhouse::redact_password(url),
         }
-    }
-}
-
-/// A store URL with any password replaced, fit for messages and logs.
-pub fn redact_url_password(url: &str) -> String {
-    let Some(rest) = url.strip_prefix("clickhouse://") else {
-        return url.to_string();
-    };
-    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
-        Some((credentials, hosts)) => {
-            let user = credentials.split(':').next().unwrap_or("");
-            format!("clickhouse://{user}:***@{hosts}{tail}")
-        }
-        None => url.to_string(),
     }
 }
 

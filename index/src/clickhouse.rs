@@ -136,7 +136,8 @@ fn is_identifier(name: &str) -> bool {
         && !name.as_bytes()[0].is_ascii_digit()
 }
 
-fn redact_password(url: &str) -> String {
+/// The URL with its password (if any) replaced by `***`, fit for messages and logs.
+pub fn redact_password(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let credentials = &url[scheme + 3..at];

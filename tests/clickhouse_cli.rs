@@ -1,0 +1,295 @@
+//! The commands a user runs, unchanged against ClickHouse: the real binary with `--store
+//! clickhouse://…` on a real server process (Debian's 18.16 in CI), side by side with the
+//! tantivy store in `--data`, on one simulated site with its incident. Ingest, search, trace,
+//! report, status, retention and the web API over a socket must give the same answers on both.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokentrail_index::clickhouse::server::{binary_for_tests, LocalServers};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tokentrail");
+const SITE_NETWORKS: [&str; 3] = ["192.0.2.0/24", "198.51.100.0/24", "2001:db8::/32"];
+
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs the binary with `store` (`None`: the tantivy store in `data`); returns stdout.
+fn run(data: &Path, store: Option<&str>, args: &[&str]) -> String {
+    let mut command = Command::new(BIN);
+    command
+        .env_remove("TOKENTRAIL_STORE")
+        .arg("--data")
+        .arg(data);
+    if let Some(url) = store {
+        command.args(["--store", url]);
+    }
+    let output = command.args(args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{args:?} on {store:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|error| panic!("{error}: {text}"))
+}
+
+/// Event ids of a JSON answer (search or trace: `events[].id`).
+fn ids(answer: &Value) -> BTreeSet<String> {
+    answer["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn flagged(report: &Value) -> BTreeSet<String> {
+    report["flagged"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|token| token["jti"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// GET with an API key; returns (status line, body).
+fn get(port: u16, path: &str, key: &str) -> Option<(String, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut reader = BufReader::new(stream);
+    let mut status = String::new();
+    reader.read_line(&mut status).ok()?;
+    let mut length = None;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).ok()?;
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().ok();
+            }
+        }
+    }
+    let mut body = Vec::new();
+    match length {
+        Some(length) => {
+            body.resize(length, 0);
+            reader.read_exact(&mut body).ok()?;
+        }
+        None => {
+            reader.read_to_end(&mut body).ok()?;
+        }
+    }
+    Some((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+#[test]
+fn every_command_answers_the_same_on_clickhouse_as_on_tantivy() {
+    let Some(binary) = binary_for_tests() else {
+        return;
+    };
+    let servers = LocalServers::start(&binary, 1).unwrap();
+    let url = servers.url("cli");
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site");
+    let data = dir.path().join("data");
+    run(
+        &data,
+        None,
+        &[
+            "simulate",
+            "--seed",
+            "3",
+            "--users",
+            "6",
+            "--days",
+            "1",
+            "--out",
+            site.to_str().unwrap(),
+        ],
+    );
+    let truth = json(&std::fs::read_to_string(site.join("truth.json")).unwrap());
+    let logs = site.join("logs");
+    let logs = logs.to_str().unwrap();
+
+    // Ingest into both; a second ingest into ClickHouse adds nothing.
+    let ingest = ["ingest", "--tz", "UTC", "--output", "json", logs];
+    let tantivy_ingest = json(&run(&data, None, &ingest));
+    let clickhouse_ingest = json(&run(&data, Some(&url), &ingest));
+    assert_eq!(tantivy_ingest["added"], clickhouse_ingest["added"]);
+    assert!(clickhouse_ingest["added"].as_u64().unwrap() > 1000);
+    let again = json(&run(&data, Some(&url), &ingest));
+    assert_eq!(again["added"], 0, "{again}");
+
+    // Search and trace: the same events.
+    let jti = truth["incident"]["jti"].as_str().unwrap();
+    let sub = truth["incident"]["sub"].as_str().unwrap();
+    for query in [format!("jti:{jti}"), format!("sub:{sub} -service:storage")] {
+        let args = ["search", "--format", "json", "--limit", "5000", &query];
+        let on_tantivy = json(&run(&data, None, &args));
+        let on_clickhouse = json(&run(&data, Some(&url), &args));
+        assert!(!ids(&on_tantivy).is_empty(), "{args:?}");
+        assert_eq!(ids(&on_tantivy), ids(&on_clickhouse), "{args:?}");
+        assert_eq!(on_tantivy["total"], on_clickhouse["total"], "{args:?}");
+    }
+    let trace = ["trace", "--format", "json", "--sub", sub];
+    let tantivy_trace = json(&run(&data, None, &trace));
+    let clickhouse_trace = json(&run(&data, Some(&url), &trace));
+    assert!(ids(&tantivy_trace).len() > 10);
+    assert_eq!(ids(&tantivy_trace), ids(&clickhouse_trace));
+
+    // Report: the incident's token and the non-compliant ones, on both.
+    let mut report = vec!["report", "--format", "json"];
+    for network in SITE_NETWORKS {
+        report.extend(["--site-network", network]);
+    }
+    let mut expected: BTreeSet<String> = truth["noncompliant_tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|token| token["jti"].as_str().unwrap().to_string())
+        .collect();
+    expected.insert(jti.to_string());
+    assert_eq!(flagged(&json(&run(&data, None, &report))), expected);
+    assert_eq!(flagged(&json(&run(&data, Some(&url), &report))), expected);
+
+    // The incident report reads the ClickHouse store too.
+    let html = dir.path().join("incident.html");
+    run(
+        &data,
+        Some(&url),
+        &[
+            "incident-report",
+            "--jti",
+            jti,
+            "--out",
+            html.to_str().unwrap(),
+        ],
+    );
+    assert!(std::fs::read_to_string(&html).unwrap().contains(jti));
+
+    // The checkpoints ingest wrote are there for `status` (no collectors ran: empty list).
+    let status = json(&run(&data, Some(&url), &["status", "--format", "json"]));
+    assert_eq!(status["collectors"], serde_json::json!([]));
+
+    // The web API served from ClickHouse answers like the CLI on tantivy.
+    let mut add = Command::new(BIN)
+        .arg("--data")
+        .arg(&data)
+        .args([
+            "user",
+            "add",
+            "officer",
+            "--role",
+            "viewer",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long test password\n")
+        .unwrap();
+    assert!(add.wait().unwrap().success());
+    let key = run(&data, None, &["user", "key", "officer"])
+        .trim()
+        .to_string();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = Guard(
+        Command::new(BIN)
+            .env_remove("TOKENTRAIL_STORE")
+            .arg("--data")
+            .arg(&data)
+            .args(["--store", &url, "serve", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while get(port, "/api/v1/health", &key).is_none() {
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (status_line, body) = get(port, &format!("/api/v1/trace?sub={sub}"), &key).unwrap();
+    assert!(status_line.contains(" 200 "), "{status_line}: {body}");
+    assert_eq!(ids(&json(&body)), ids(&tantivy_trace));
+    let (status_line, _) = get(port, &format!("/api/v1/trace?sub={sub}"), "wrong-key").unwrap();
+    assert!(!status_line.contains(" 200 "), "{status_line}");
+    drop(server);
+
+    // Retention drops whole days: everything dated before the day after the site's last day.
+    let all = json(&run(
+        &data,
+        Some(&url),
+        &["search", "--format", "json", "--limit", "1", ""],
+    ));
+    let retention = json(&run(
+        &data,
+        Some(&url),
+        &[
+            "retention",
+            "--days",
+            "0",
+            "--now",
+            "2030-01-01",
+            "--format",
+            "json",
+        ],
+    ));
+    assert!(retention["events"].as_u64().unwrap() > 0, "{retention}");
+    assert_eq!(
+        retention["events"].as_u64().unwrap() + retention["kept"].as_u64().unwrap(),
+        all["total"].as_u64().unwrap(),
+        "{retention}"
+    );
+    let after = json(&run(
+        &data,
+        Some(&url),
+        &["search", "--format", "json", "--limit", "1", ""],
+    ));
+    assert_eq!(after["total"], retention["kept"], "{after}");
+}
+
+#[test]
+fn a_store_url_that_is_not_clickhouse_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(BIN)
+        .env_remove("TOKENTRAIL_STORE")
+        .arg("--data")
+        .arg(dir.path())
+        .args(["--store", "postgres://x/y", "search", "sub:a"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("not a store URL"), "{stderr}");
+}
