@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Read;
 
+use crate::trace::{JobOut, LinkedEvent};
+use crate::{EventStore, TraceRequest};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use tokentrail_index::trace::{JobOut, LinkedEvent};
-use tokentrail_index::{EventStore, TraceRequest};
 use tokentrail_parsers::Timestamp;
 
 /// A source file of the evidence.
@@ -55,8 +55,8 @@ pub struct IncidentReport {
     pub truncated: bool,
     pub first: Option<Timestamp>,
     pub last: Option<Timestamp>,
-    pub identities: Vec<tokentrail_index::trace::IdentityOut>,
-    pub tokens: Vec<tokentrail_index::trace::TokenOut>,
+    pub identities: Vec<crate::trace::IdentityOut>,
+    pub tokens: Vec<crate::trace::TokenOut>,
     pub jobs: Vec<JobOut>,
     pub files: Vec<FileTouched>,
     pub addresses: Vec<AddressSeen>,
@@ -94,8 +94,8 @@ pub fn incident_report(
     store: &dyn EventStore,
     request: &TraceRequest,
     title: &str,
-) -> Result<IncidentReport, tokentrail_index::Error> {
-    let answer = tokentrail_index::trace(store, request)?;
+) -> Result<IncidentReport, crate::Error> {
+    let answer = crate::trace(store, request)?;
     let mut timeline = answer.events;
     timeline.sort_by(|a, b| {
         (a.event.time, &a.event.origin.file, a.event.origin.line).cmp(&(
