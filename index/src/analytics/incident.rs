@@ -166,7 +166,10 @@ pub fn incident_report(
     })
 }
 
-/// Escapes text for HTML element content and attribute values.
+/// Escapes text for HTML element content and attribute values: `& < > " '` become character
+/// references, and control characters (but newline and tab) and Unicode bidirectional
+/// overrides are shown as `\u{..}` — a log line may carry terminal escapes or NULs, and the
+/// report should show them rather than let them vanish or reorder the text.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -176,6 +179,12 @@ pub fn escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            '\n' | '\t' => out.push(c),
+            c if c.is_control()
+                || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}') =>
+            {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
             c => out.push(c),
         }
     }
@@ -355,6 +364,10 @@ mod tests {
         assert_eq!(
             escape("<script>alert('x')</script>&\""),
             "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;"
+        );
+        assert_eq!(
+            escape("a\u{1b}[31m\u{0}\u{202e}b\n"),
+            "a\\u{1b}[31m\\u{0}\\u{202e}b\n"
         );
     }
 }
