@@ -667,6 +667,8 @@ fn run_demo(args: DemoArgs) -> Result<()> {
             listen: args.listen,
             accounts: None,
             secure_cookies: false,
+            report_config: None,
+            site_networks: Vec::new(),
         },
     )
 }
@@ -713,6 +715,13 @@ pub struct ServeArgs {
     /// Mark session cookies Secure (set this when a TLS proxy fronts the server).
     #[arg(long, env = "TOKENTRAIL_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// Report configuration (JSON with any `ReportConfig` fields) for `/report`; the same file
+    /// as `tokentrail report --config`.
+    #[arg(long, env = "TOKENTRAIL_REPORT_CONFIG")]
+    pub report_config: Option<PathBuf>,
+    /// A site network in CIDR notation (repeat) for the report's outside-network rule.
+    #[arg(long = "site-network", value_name = "CIDR")]
+    pub site_networks: Vec<crate::analytics::Cidr>,
 }
 
 fn run_serve(data: &std::path::Path, choice: &StoreChoice, args: ServeArgs) -> Result<()> {
@@ -723,6 +732,11 @@ fn run_serve(data: &std::path::Path, choice: &StoreChoice, args: ServeArgs) -> R
     if let Some(accounts) = args.accounts {
         config.accounts_file = accounts;
     }
+    config.report = crate::analytics::commands::load_report_config(
+        args.report_config.as_deref(),
+        &args.site_networks,
+        None,
+    )?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -4,7 +4,11 @@
 //! Simulates a small site, ingests it, starts the real `tokentrail serve` on a free loopback
 //! port with a created account, signs in, searches the incident's sub from truth.json, opens
 //! its trace, checks that the timeline drew one mark per timed event of the API's answer,
-//! clicks through to a job and to a file, and exports the trace as CSV.
+//! clicks through to a job and to a file, and exports the trace as CSV. Then it opens the
+//! policy report page from the navigation (its flagged tokens and anomalies must be the API's,
+//! and a flagged token's link opens its trace), and downloads the incident report of the
+//! incident's trace through the trace page's button and opens the file in the browser: its
+//! title and evidence rows must match the report's JSON, with no script and no error.
 //!
 //! Run: `cargo test --test web_browser -- --nocapture`. Chromium is looked for at
 //! `$TOKENTRAIL_CHROMIUM` or `/usr/bin/chromium`; when it is missing the test fails, unless
@@ -205,6 +209,8 @@ struct Page {
     socket: WebSocket,
     next_id: u64,
     base: String,
+    /// Protocol events received while waiting for replies (console entries, exceptions).
+    events: Vec<Value>,
 }
 
 impl Page {
@@ -217,6 +223,12 @@ impl Page {
             let message: Value = serde_json::from_str(&self.socket.receive()).unwrap();
             if message["id"] == id {
                 return message;
+            }
+            if matches!(
+                message["method"].as_str(),
+                Some("Runtime.exceptionThrown" | "Log.entryAdded" | "Runtime.consoleAPICalled")
+            ) {
+                self.events.push(message);
             }
         }
     }
@@ -398,6 +410,7 @@ fn security_officer_traces_the_stolen_token_in_a_browser() {
         socket: WebSocket::connect(&url),
         next_id: 0,
         base: format!("http://127.0.0.1:{port}"),
+        events: Vec::new(),
     };
     page.call("Page.enable", json!({}));
 
@@ -505,5 +518,95 @@ fn security_officer_traces_the_stolen_token_in_a_browser() {
         csv_rows as u64,
         file_rows.as_u64().unwrap(),
         "CSV rows differ from the evidence rows"
+    );
+
+    // The policy report, opened from the navigation: the flagged tokens and anomalies shown
+    // are the API's.
+    page.click("#nav-report");
+    page.wait_page("/report");
+    let shown = page.eval(
+        "Array.from(document.querySelectorAll('#flagged tbody tr')).map(row => row.dataset.jti).sort()",
+    );
+    let api_flagged = page.eval(
+        "fetch('/api/v1/report').then(r => r.json()).then(r => r.flagged.map(t => t.jti).sort())",
+    );
+    eprintln!(
+        "report page: {} flagged tokens shown, API has {}",
+        shown.as_array().map_or(0, Vec::len),
+        api_flagged.as_array().map_or(0, Vec::len)
+    );
+    assert!(
+        !api_flagged.as_array().unwrap().is_empty(),
+        "the simulated site has no flagged token"
+    );
+    assert_eq!(shown, api_flagged, "flagged tokens differ from the API's");
+    let anomaly_rows = page.eval("document.querySelectorAll('#anomalies tbody tr').length");
+    let api_anomalies =
+        page.eval("fetch('/api/v1/report').then(r => r.json()).then(r => r.anomalies.length)");
+    assert_eq!(
+        anomaly_rows, api_anomalies,
+        "anomaly rows differ from the API's"
+    );
+    let flagged_href = page.click("#flagged tbody tr a.tl");
+    assert!(flagged_href.starts_with("/trace?"), "{flagged_href}");
+    page.wait_page("/trace?");
+    page.wait_true(
+        "the flagged token's timeline",
+        "document.getElementById('timeline').dataset.ready === '1'",
+    );
+
+    // The incident report of the incident's trace, downloaded through the trace page's button
+    // and opened from disk as whoever receives it would.
+    page.goto(&href);
+    page.wait_page("/trace?sub=");
+    let download = page.eval(
+        "(async () => { const a = document.getElementById('incident-report'); \
+         const html = await fetch(a.href).then(r => r.text()); \
+         const json = await fetch(document.getElementById('incident-report-json').href).then(r => r.json()); \
+         return [html, json.title, json.timeline.length]; })()",
+    );
+    let html = download[0].as_str().unwrap();
+    let title = download[1].as_str().unwrap().to_string();
+    let evidence = download[2].as_u64().unwrap();
+    assert!(evidence > 0, "the incident report has no evidence");
+    let report_file = dir.path().join("incident-report.html");
+    std::fs::write(&report_file, html).unwrap();
+    page.call("Runtime.enable", json!({}));
+    page.call("Log.enable", json!({}));
+    page.events.clear();
+    page.call(
+        "Page.navigate",
+        json!({"url": format!("file://{}", report_file.display())}),
+    );
+    page.wait_true(
+        "the incident report from disk",
+        "document.readyState === 'complete' && location.protocol === 'file:'",
+    );
+    assert_eq!(page.eval("document.title"), Value::String(title));
+    let rows = page.eval("document.querySelectorAll('#timeline tr').length - 1");
+    eprintln!("incident report: {rows} evidence rows, JSON has {evidence} events");
+    assert_eq!(
+        rows.as_u64().unwrap(),
+        evidence,
+        "evidence rows differ from the JSON"
+    );
+    assert_eq!(page.eval("document.scripts.length"), json!(0));
+    // The inline style applied (the report's own CSP allows only that).
+    assert_eq!(
+        page.eval("getComputedStyle(document.querySelector('#timeline th')).backgroundColor"),
+        json!("rgb(242, 242, 242)")
+    );
+    page.eval("true");
+    let errors: Vec<&Value> = page
+        .events
+        .iter()
+        .filter(|event| {
+            event["method"] == "Runtime.exceptionThrown"
+                || event["params"]["entry"]["level"] == "error"
+        })
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "errors while showing the incident report: {errors:?}"
     );
 }

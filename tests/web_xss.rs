@@ -1,6 +1,8 @@
 //! Log content is attacker-controlled: ingest StoRM WebDAV access lines (and an unparsable
 //! line kept raw) whose sub, path and user agent carry `<script>`, quotes and control
-//! characters, serve them with the real binary, and check that no page returns them unescaped.
+//! characters, serve them with the real binary, and check that no page returns them unescaped:
+//! search, trace, event and stats pages, the policy report, the watchlist (with a hostile entry
+//! added by `tokentrail watch add`), the alerts page and the incident-report download.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -100,6 +102,17 @@ fn attacker_controlled_log_values_are_escaped_in_every_page() {
         .write_all(b"a long test password\n")
         .unwrap();
     assert!(add.wait().unwrap().success());
+    // A watchlist entry as `tokentrail watch add` writes it, with hostile value and reason.
+    run(&[
+        "--data",
+        data_arg,
+        "watch",
+        "add",
+        "--sub",
+        &sub,
+        "--reason",
+        &format!("{XSS}'x \u{1b}[31m"),
+    ]);
     let key = run(&["--data", data_arg, "user", "key", "officer"])
         .trim()
         .to_string();
@@ -140,6 +153,9 @@ fn attacker_controlled_log_values_are_escaped_in_every_page() {
         "/search?q=path:/cms/*".to_string(),
         "/search?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E".to_string(),
         "/stats".to_string(),
+        "/report".to_string(),
+        "/watchlist".to_string(),
+        "/alerts".to_string(),
     ];
     for event in events {
         let id = event["id"].as_str().unwrap();
@@ -157,6 +173,9 @@ fn attacker_controlled_log_values_are_escaped_in_every_page() {
                     })
                     .collect();
                 pages.push(format!("/trace?{kind}={encoded}"));
+                if kind == "sub" {
+                    pages.push(format!("/api/v1/incident-report?sub={encoded}"));
+                }
             }
         }
     }

@@ -2,6 +2,7 @@
 //! tantivy implementation (schema, batched idempotent writer, commit checkpoints, retention),
 //! and the scale-out ClickHouse implementation.
 
+pub mod analytics;
 pub mod clickhouse;
 pub mod query;
 pub mod retention;

@@ -156,9 +156,14 @@ pub struct IncidentArgs {
     pub json: Option<PathBuf>,
 }
 
-/// Runs `report`.
-pub fn run_report(choice: &crate::cli::StoreChoice, args: ReportArgs) -> Result<()> {
-    let mut config = match &args.config {
+/// The report configuration: the file when given (JSON), plus site networks and grace from
+/// flags.
+pub fn load_report_config(
+    file: Option<&Path>,
+    site_networks: &[Cidr],
+    grace: Option<i64>,
+) -> Result<ReportConfig> {
+    let mut config = match file {
         Some(path) => {
             let bytes =
                 std::fs::read(path).with_context(|| format!("while reading {}", path.display()))?;
@@ -168,12 +173,16 @@ pub fn run_report(choice: &crate::cli::StoreChoice, args: ReportArgs) -> Result<
         }
         None => ReportConfig::default(),
     };
-    config
-        .site_networks
-        .extend(args.site_networks.iter().copied());
-    if let Some(grace) = args.grace {
+    config.site_networks.extend(site_networks.iter().copied());
+    if let Some(grace) = grace {
         config.grace_seconds = grace;
     }
+    Ok(config)
+}
+
+/// Runs `report`.
+pub fn run_report(choice: &crate::cli::StoreChoice, args: ReportArgs) -> Result<()> {
+    let config = load_report_config(args.config.as_deref(), &args.site_networks, args.grace)?;
     let from = parse_time_flag("from", &args.from)?;
     let to = parse_time_flag("to", &args.to)?;
     let store = choice.open()?;

@@ -45,6 +45,10 @@ pub struct TraceParams {
     /// Page filters (UI only).
     pub show: Option<String>,
     pub confidence: Option<String>,
+    /// Incident report: `html` (default) or `json`.
+    pub format: Option<String>,
+    /// Incident report: its title.
+    pub title: Option<String>,
 }
 
 fn non_empty(value: &Option<String>) -> Option<&str> {
@@ -515,21 +519,30 @@ pub async fn metrics(State(state): State<AppState>, _user: User) -> Response {
     ([(CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }
 
-/// `GET /api/v1/watchlist`.
+/// `GET /api/v1/watchlist`: `{"version": 1, "entries": [{id, kind, value, iss, reason, added,
+/// added_by}]}` — the data directory's `watchlist.json` (shared with `tokentrail watch`), each
+/// entry with its id.
 pub async fn watchlist_list(State(state): State<AppState>, _user: User) -> Response {
-    Json(json!({"entries": state.watchlist.list()})).into_response()
+    match state.watchlist.list() {
+        Ok(entries) => Json(json!({"version": 1, "entries": entries})).into_response(),
+        Err(error) => api_error(StatusCode::INTERNAL_SERVER_ERROR, &error),
+    }
 }
 
 /// A new watchlist entry.
 #[derive(Debug, Deserialize)]
 pub struct WatchlistAdd {
+    /// `identity` (or `sub`), `jti`, `client`, `address` (or `ip`).
     pub kind: String,
     pub value: String,
+    /// For identities: the issuer (empty = any).
     #[serde(default)]
-    pub note: String,
+    pub iss: String,
+    #[serde(default, alias = "note")]
+    pub reason: String,
 }
 
-fn csrf_header(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn csrf_header(headers: &HeaderMap) -> Option<&str> {
     headers
         .get("x-csrf-token")
         .and_then(|value| value.to_str().ok())
@@ -551,12 +564,15 @@ pub async fn watchlist_add(
     state.audit.record(
         &user.name,
         "/api/v1/watchlist add",
-        json!({"kind": entry.kind, "value": entry.value}),
+        json!({"kind": entry.kind, "value": entry.value, "iss": entry.iss, "reason": entry.reason}),
     );
-    match state
-        .watchlist
-        .add(&entry.kind, &entry.value, &entry.note, &user.name)
-    {
+    match state.watchlist.add(
+        &entry.kind,
+        &entry.value,
+        &entry.iss,
+        &entry.reason,
+        &user.name,
+    ) {
         Ok(entry) => (StatusCode::CREATED, Json(entry)).into_response(),
         Err(error) => api_error(StatusCode::BAD_REQUEST, &error),
     }
@@ -581,6 +597,87 @@ pub async fn watchlist_remove(
     match state.watchlist.remove(&id) {
         Ok(true) => StatusCode::NO_CONTENT.into_response(),
         Ok(false) => api_error(StatusCode::NOT_FOUND, "no such entry"),
+        Err(error) => api_error(StatusCode::INTERNAL_SERVER_ERROR, &error),
+    }
+}
+
+/// Export parameters.
+#[derive(Debug, Deserialize)]
+pub struct ExportParams {
+    pub format: Option<String>,
+}
+
+/// `GET /api/v1/watchlist/export?format=json|csv|misp|gplazma|htcondor|nftables`: the ban list
+/// as a download (what `tokentrail watch export` writes).
+pub async fn watchlist_export(
+    State(state): State<AppState>,
+    user: User,
+    QueryParams(params): QueryParams<ExportParams>,
+) -> Response {
+    let format = params.format.unwrap_or_else(|| "json".into());
+    state.audit.record(
+        &user.name,
+        "/api/v1/watchlist/export",
+        json!({"format": format}),
+    );
+    match state.watchlist.export(format.trim()) {
+        Ok(export) => (
+            [
+                (CONTENT_TYPE, export.content_type.to_string()),
+                (
+                    CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{}\"", export.file_name),
+                ),
+            ],
+            export.text,
+        )
+            .into_response(),
+        Err(crate::watchlist::ExportError::UnknownFormat(message)) => {
+            api_error(StatusCode::BAD_REQUEST, &message)
+        }
+        Err(crate::watchlist::ExportError::Unreadable(message)) => {
+            api_error(StatusCode::INTERNAL_SERVER_ERROR, &message)
+        }
+    }
+}
+
+/// Alert list parameters.
+#[derive(Debug, Deserialize)]
+pub struct AlertParams {
+    pub limit: Option<usize>,
+}
+
+/// `GET /api/v1/alerts?limit=N`: `{"alerts": [...newest first], "unseen": N, "seen": T}` —
+/// the alerts ingest raised (`alerts.jsonl`), and how many are newer than the caller's last
+/// acknowledgement.
+pub async fn alerts_list(
+    State(state): State<AppState>,
+    user: User,
+    QueryParams(params): QueryParams<AlertParams>,
+) -> Response {
+    let limit = params
+        .limit
+        .unwrap_or(100)
+        .clamp(1, crate::alerts::MAX_ALERTS);
+    match state.alerts.recent(limit) {
+        Ok(alerts) => Json(json!({
+            "alerts": alerts,
+            "unseen": state.alerts.unseen(&user.name),
+            "seen": state.alerts.seen_by(&user.name),
+        }))
+        .into_response(),
+        Err(error) => api_error(StatusCode::INTERNAL_SERVER_ERROR, &error),
+    }
+}
+
+/// `POST /api/v1/alerts/ack` (`X-CSRF-Token` with a session cookie): marks every alert so far
+/// as seen by the caller.
+pub async fn alerts_ack(State(state): State<AppState>, user: User, headers: HeaderMap) -> Response {
+    if let Err(response) = user.check_csrf(csrf_header(&headers)) {
+        return response.into_response();
+    }
+    match state.alerts.acknowledge(&user.name) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(error) => api_error(StatusCode::INTERNAL_SERVER_ERROR, &error),
     }
 }

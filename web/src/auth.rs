@@ -114,6 +114,9 @@ pub struct User {
     /// The session's CSRF token; `None` when authenticated by API key (no ambient credential,
     /// so no CSRF).
     pub csrf: Option<String>,
+    /// Watchlist alerts raised since the user last acknowledged them (for the pages' banner;
+    /// not counted for API requests).
+    pub unseen_alerts: usize,
 }
 
 impl User {
@@ -189,6 +192,7 @@ impl FromRequestParts<AppState> for User {
                     name: principal.name,
                     role: principal.role,
                     csrf: None,
+                    unseen_alerts: 0,
                 }),
                 None => Err(api_error(StatusCode::UNAUTHORIZED, "invalid API key")),
             };
@@ -201,12 +205,16 @@ impl FromRequestParts<AppState> for User {
                     name,
                     role,
                     csrf: Some(csrf),
+                    unseen_alerts: 0,
                 })
             });
-        if let Some(user) = session {
+        let path = parts.uri.path();
+        if let Some(mut user) = session {
+            if !is_api_path(path) {
+                user.unseen_alerts = state.alerts.unseen(&user.name);
+            }
             return Ok(user);
         }
-        let path = parts.uri.path();
         if is_api_path(path) {
             let mut response = api_error(
                 StatusCode::UNAUTHORIZED,

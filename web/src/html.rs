@@ -3,6 +3,8 @@
 
 use std::fmt::Write as _;
 
+use tokentrail_index::Seed;
+
 /// Escapes text for HTML element content and quoted attribute values: `& < > " '` become
 /// character references and control characters are shown as `\xNN` (a log line may carry
 /// terminal escapes or NULs; showing them is more useful to an investigator than dropping them).
@@ -67,6 +69,44 @@ pub fn trace_link_labelled(kind: &str, value: &str, label: &str) -> String {
     )
 }
 
+/// The trace parameters of a seed, as `(name, value)` pairs (`sub` with its `iss`).
+pub fn seed_params(seed: &Seed) -> Vec<(&'static str, &str)> {
+    match seed {
+        Seed::Identity { sub, iss } => {
+            let mut pairs = vec![("sub", sub.as_str())];
+            if let Some(iss) = iss.as_deref().filter(|iss| !iss.is_empty()) {
+                pairs.push(("iss", iss));
+            }
+            pairs
+        }
+        Seed::Jti { jti } => vec![("jti", jti)],
+        Seed::Job { job } => vec![("job", job)],
+        Seed::Ip { ip } => vec![("ip", ip)],
+        Seed::Host { host } => vec![("host", host)],
+        Seed::Path { path } => vec![("path", path)],
+        Seed::User { user } => vec![("user", user)],
+        Seed::Client { client } => vec![("client", client)],
+    }
+}
+
+/// The query string of a seed's trace (percent-encoded, not yet HTML-escaped).
+pub fn seed_query(seed: &Seed) -> String {
+    seed_params(seed)
+        .into_iter()
+        .map(|(name, value)| format!("{name}={}", url_component(value)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// A link to a seed's trace page with its own label, escaped for HTML.
+pub fn seed_link(seed: &Seed, label: &str) -> String {
+    format!(
+        "<a class=\"tl\" href=\"/trace?{}\">{}</a>",
+        escape(&seed_query(seed)),
+        escape_line(label)
+    )
+}
+
 /// The navigation context of a page.
 pub struct Frame<'a> {
     pub title: &'a str,
@@ -74,6 +114,8 @@ pub struct Frame<'a> {
     pub user: Option<(&'a str, &'a str, &'a str)>,
     /// What the search box shows.
     pub search: &'a str,
+    /// Watchlist alerts the user has not acknowledged (a banner when non-zero).
+    pub alerts: usize,
 }
 
 /// A whole page around `body`. Scripts are external files (the CSP forbids inline script).
@@ -101,7 +143,10 @@ pub fn page(frame: &Frame<'_>, body: &str, scripts: &[&str]) -> String {
              aria-label=\"search\" autocomplete=\"off\"><button type=\"submit\">Search</button></form>",
             escape(frame.search)
         );
-        out.push_str("<nav><a href=\"/stats\">Stats</a><a href=\"/keys\">API keys</a>");
+        out.push_str(
+            "<nav><a href=\"/report\" id=\"nav-report\">Report</a><a href=\"/watchlist\">Watchlist</a>\
+             <a href=\"/alerts\">Alerts</a><a href=\"/stats\">Stats</a><a href=\"/keys\">API keys</a>",
+        );
         if role == "admin" {
             out.push_str("<a href=\"/admin\">Admin</a>");
         }
@@ -114,7 +159,17 @@ pub fn page(frame: &Frame<'_>, body: &str, scripts: &[&str]) -> String {
             escape(csrf)
         );
     }
-    out.push_str("</header><main>");
+    out.push_str("</header>");
+    if frame.user.is_some() && frame.alerts > 0 {
+        let _ = write!(
+            out,
+            "<div class=\"alert-banner\" id=\"alert-banner\" role=\"alert\" data-unseen=\"{0}\">\
+             <a href=\"/alerts\">{0} new watchlist alert{1}</a></div>",
+            frame.alerts,
+            if frame.alerts == 1 { "" } else { "s" }
+        );
+    }
+    out.push_str("<main>");
     out.push_str(body);
     out.push_str("</main></body></html>\n");
     out
@@ -148,5 +203,19 @@ mod tests {
         assert!(link.contains("href=\"/trace?path=%2Fx%22%3E%3Cscript%3E\""));
         assert!(!link.contains("<script>"));
         assert_eq!(trace_link("jti", ""), "");
+    }
+
+    #[test]
+    fn seed_links_carry_the_issuer_and_escape() {
+        let seed = Seed::Identity {
+            sub: "a\"<b>".into(),
+            iss: Some("https://iss.example/".into()),
+        };
+        let link = seed_link(&seed, "<i>x</i>");
+        assert!(
+            link.contains("href=\"/trace?sub=a%22%3Cb%3E&amp;iss=https%3A%2F%2Fiss.example%2F\"")
+        );
+        assert!(link.contains("&lt;i&gt;x&lt;/i&gt;"));
+        assert!(!link.contains("<i>"));
     }
 }

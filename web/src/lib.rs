@@ -7,6 +7,7 @@
 //! only, and a strict Content-Security-Policy forbids inline script.
 
 pub mod accounts;
+mod alerts;
 mod api;
 mod audit;
 mod auth;
@@ -16,6 +17,7 @@ mod incidents;
 mod metrics;
 mod pages;
 pub mod recognise;
+mod report;
 mod watchlist;
 
 use std::net::SocketAddr;
@@ -31,6 +33,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
+use tokentrail_index::analytics::ReportConfig;
 use tokentrail_index::{Backend, EventStore};
 
 pub use accounts::{
@@ -66,7 +69,7 @@ pub enum WebError {
 pub struct ServerConfig {
     /// Address to listen on (default 127.0.0.1:8080).
     pub listen: SocketAddr,
-    /// The data directory (store, `audit.log`, `watchlist.json`).
+    /// The data directory (store, `audit.log`, `watchlist.json`, `alerts.jsonl`).
     pub data_dir: PathBuf,
     /// The accounts file (default `<data>/accounts.json`).
     pub accounts_file: PathBuf,
@@ -74,6 +77,8 @@ pub struct ServerConfig {
     pub secure_cookies: bool,
     /// How often to look for new commits of a concurrent ingest.
     pub reload_every: Duration,
+    /// Thresholds of the policy report and anomaly rules (`/report`, `/api/v1/report`).
+    pub report: ReportConfig,
 }
 
 impl ServerConfig {
@@ -85,6 +90,7 @@ impl ServerConfig {
             accounts_file: default_accounts_file(data_dir),
             secure_cookies: false,
             reload_every: Duration::from_secs(5),
+            report: ReportConfig::default(),
         }
     }
 }
@@ -96,7 +102,8 @@ pub struct Inner {
     pub(crate) sessions: auth::Sessions,
     pub(crate) audit: audit::Audit,
     pub(crate) metrics: metrics::Metrics,
-    pub(crate) watchlist: watchlist::Watchlist,
+    pub(crate) watchlist: watchlist::SharedWatchlist,
+    pub(crate) alerts: alerts::Alerts,
     pub(crate) config: ServerConfig,
 }
 
@@ -124,7 +131,8 @@ impl AppState {
             sessions: auth::Sessions::default(),
             audit: audit::Audit::open(&config.data_dir)?,
             metrics: metrics::Metrics::default(),
-            watchlist: watchlist::Watchlist::open(&config.data_dir),
+            watchlist: watchlist::SharedWatchlist::open(&config.data_dir),
+            alerts: alerts::Alerts::open(&config.data_dir),
             config,
         })))
     }
@@ -216,10 +224,15 @@ pub fn app(state: AppState) -> Router {
             "/api/v1/watchlist",
             get(api::watchlist_list).post(api::watchlist_add),
         )
+        .route("/api/v1/watchlist/export", get(api::watchlist_export))
         .route(
             "/api/v1/watchlist/{id}",
             axum::routing::delete(api::watchlist_remove),
         )
+        .route("/api/v1/alerts", get(api::alerts_list))
+        .route("/api/v1/alerts/ack", post(api::alerts_ack))
+        .route("/api/v1/report", get(report::api_report))
+        .route("/api/v1/incident-report", get(report::api_incident_report))
         .route("/api/v1/accounts", get(api::accounts_list))
         .route("/metrics", get(api::metrics))
         .route("/", get(pages::home))
@@ -239,6 +252,9 @@ pub fn app(state: AppState) -> Router {
             get(pages::watchlist).post(pages::watchlist_add),
         )
         .route("/watchlist/remove", post(pages::watchlist_remove))
+        .route("/alerts", get(pages::alerts))
+        .route("/alerts/ack", post(pages::alerts_ack))
+        .route("/report", get(report::report_page))
         .route("/assets/{name}", get(pages::asset))
         .fallback(pages::not_found)
         .layer(middleware::from_fn_with_state(

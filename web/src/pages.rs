@@ -18,19 +18,20 @@ use tokentrail_parsers::{Event, Timestamp};
 use crate::api::{self, TraceParams};
 use crate::auth::{self, cookie, safe_next, set_cookie, User, LOGIN_COOKIE, SESSION_COOKIE};
 use crate::html::{
-    escape, escape_line, page, trace_link, trace_link_labelled, url_component, Frame,
+    escape, escape_line, page, seed_link, trace_link, trace_link_labelled, url_component, Frame,
 };
 use crate::AppState;
 
-fn frame<'a>(title: &'a str, user: &'a User, search: &'a str) -> Frame<'a> {
+pub(crate) fn frame<'a>(title: &'a str, user: &'a User, search: &'a str) -> Frame<'a> {
     Frame {
         title,
         user: Some((&user.name, user.role.as_str(), user.csrf_token())),
         search,
+        alerts: user.unseen_alerts,
     }
 }
 
-fn error_page(user: &User, status: StatusCode, message: &str) -> Response {
+pub(crate) fn error_page(user: &User, status: StatusCode, message: &str) -> Response {
     let body = format!(
         "<h1>{}</h1><p class=\"error\">{}</p>",
         status.as_u16(),
@@ -39,7 +40,7 @@ fn error_page(user: &User, status: StatusCode, message: &str) -> Response {
     (status, Html(page(&frame("error", user, ""), &body, &[]))).into_response()
 }
 
-fn time_text(time: Option<Timestamp>) -> String {
+pub(crate) fn time_text(time: Option<Timestamp>) -> String {
     time.map(|t| {
         let text = t.to_rfc3339();
         text.replace('T', " ").trim_end_matches('Z').to_string()
@@ -197,16 +198,17 @@ pub async fn home(State(state): State<AppState>, user: User) -> Response {
          autofocus placeholder=\"sub, jti, job id, address, host, path, user or client id\" aria-label=\"search\">\
          <button type=\"submit\">Search</button></form>",
     );
-    let entries = state.watchlist.list();
+    let entries = state.watchlist.list().unwrap_or_default();
     if !entries.is_empty() {
         body.push_str("<h2>Watchlist</h2><ul class=\"watch\">");
         for entry in entries {
+            let entry = entry.entry;
             let _ = write!(
                 body,
                 "<li>{} {} <span class=\"note\">{}</span></li>",
-                escape(&entry.kind),
-                trace_link(&entry.kind, &entry.value),
-                escape_line(&entry.note)
+                entry.kind.as_str(),
+                seed_link(&entry.seed(), &entry.value),
+                escape_line(&entry.reason)
             );
         }
         body.push_str("</ul>");
@@ -252,6 +254,7 @@ pub async fn login_form(
         title: "sign in",
         user: None,
         search: "",
+        alerts: 0,
     };
     let mut response = Html(page(&frame, &body, &[])).into_response();
     response.headers_mut().insert(
@@ -536,7 +539,9 @@ pub async fn trace(
          <label>to <input name=\"to\" value=\"{}\" placeholder=\"2025-03-11\"></label>\
          <label>show {}</label><label>links {}</label><button type=\"submit\">Apply</button>\
          <span class=\"exports\">Export: <a id=\"export-json\" href=\"/api/v1/trace?{seed_query}&amp;download=true\" download=\"trace.json\">JSON</a> \
-         <a id=\"export-csv\" href=\"/api/v1/trace.csv?{seed_query}\" download=\"trace.csv\">CSV</a></span></form>",
+         <a id=\"export-csv\" href=\"/api/v1/trace.csv?{seed_query}\" download=\"trace.csv\">CSV</a> \
+         <a class=\"button\" id=\"incident-report\" href=\"/api/v1/incident-report?{seed_query}\" download=\"incident-report.html\">Incident report (HTML)</a> \
+         <a id=\"incident-report-json\" href=\"/api/v1/incident-report?{seed_query}&amp;format=json\" download=\"incident-report.json\">(JSON)</a></span></form>",
         escape(params.from.as_deref().unwrap_or("")),
         escape(params.to.as_deref().unwrap_or("")),
         select(
@@ -969,32 +974,56 @@ pub async fn admin_remove(
     }
 }
 
-/// `GET /watchlist`.
+/// `GET /watchlist`: the data directory's watchlist (shared with `tokentrail watch`), each
+/// entry linking to its trace, with ban-list downloads; admins add and remove entries.
 pub async fn watchlist(State(state): State<AppState>, user: User) -> Response {
+    let entries = match state.watchlist.list() {
+        Ok(entries) => entries,
+        Err(error) => return error_page(&user, StatusCode::INTERNAL_SERVER_ERROR, &error),
+    };
     let csrf = escape(user.csrf_token());
     let is_admin = user.require_admin().is_ok();
-    let mut body = String::from("<h1>Watchlist</h1><table class=\"small\" id=\"watchlist\"><tr><th>kind</th><th>value</th><th>note</th><th>added</th><th></th></tr>");
-    for entry in state.watchlist.list() {
+    let mut body = String::from(
+        "<h1>Watchlist</h1><p>Ingest matches every newly stored event against these entries and \
+         raises an <a href=\"/alerts\">alert</a>. The same list as <code>tokentrail watch</code>.</p>\
+         <table class=\"small\" id=\"watchlist\"><thead><tr><th>kind</th><th>value</th><th>issuer</th>\
+         <th>reason</th><th>added</th><th></th></tr></thead><tbody>",
+    );
+    for item in &entries {
+        let entry = &item.entry;
         let remove = if is_admin {
             format!(
                 "<form method=\"post\" action=\"/watchlist/remove\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
                  <input type=\"hidden\" name=\"id\" value=\"{}\"><button type=\"submit\">Remove</button></form>",
-                escape(&entry.id)
+                escape(&item.id)
             )
         } else {
             String::new()
         };
         let _ = write!(
             body,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} by {}</td><td>{remove}</td></tr>",
-            escape(&entry.kind),
-            trace_link(&entry.kind, &entry.value),
-            escape_line(&entry.note),
-            escape(&entry.added),
-            escape(&entry.added_by)
+            "<tr data-id=\"{}\" data-kind=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} by {}</td><td>{remove}</td></tr>",
+            escape(&item.id),
+            entry.kind.as_str(),
+            entry.kind.as_str(),
+            seed_link(&entry.seed(), &entry.value),
+            escape_line(&entry.iss),
+            escape_line(&entry.reason),
+            escape(&time_text(Some(entry.added))),
+            escape_line(&entry.added_by)
         );
     }
-    body.push_str("</table>");
+    body.push_str("</tbody></table><p class=\"exports\" id=\"banlist-exports\">Ban list:");
+    for format in tokentrail_index::analytics::banlist::FORMATS {
+        let _ = write!(
+            body,
+            " <a href=\"/api/v1/watchlist/export?format={format}\" download>{format}</a>"
+        );
+    }
+    body.push_str(
+        " <span class=\"muted\">(json: feed for other sites; misp: MISP event; gplazma: dCache ban.conf; \
+         htcondor: CE mapfile; nftables: address sets)</span></p>",
+    );
     if is_admin {
         let options: String = crate::watchlist::KINDS
             .iter()
@@ -1002,9 +1031,10 @@ pub async fn watchlist(State(state): State<AppState>, user: User) -> Response {
             .collect();
         let _ = write!(
             body,
-            "<h2>Watch a value</h2><form method=\"post\" action=\"/watchlist\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+            "<h2>Watch a value</h2><form method=\"post\" action=\"/watchlist\" id=\"watch-add\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
              <label>Kind <select name=\"kind\">{options}</select></label><label>Value <input name=\"value\" required></label>\
-             <label>Note <input name=\"note\"></label><button type=\"submit\">Add</button></form>"
+             <label>Issuer (identities) <input name=\"iss\"></label>\
+             <label>Reason <input name=\"reason\" required></label><button type=\"submit\">Add</button></form>"
         );
     }
     Html(page(&frame("watchlist", &user, ""), &body, &[])).into_response()
@@ -1020,7 +1050,9 @@ pub struct WatchForm {
     #[serde(default)]
     pub value: String,
     #[serde(default)]
-    pub note: String,
+    pub iss: String,
+    #[serde(default)]
+    pub reason: String,
     #[serde(default)]
     pub id: String,
 }
@@ -1040,11 +1072,11 @@ pub async fn watchlist_add(
     state.audit.record(
         &user.name,
         "/watchlist add",
-        json!({"kind": form.kind, "value": form.value}),
+        json!({"kind": form.kind, "value": form.value, "iss": form.iss, "reason": form.reason}),
     );
     match state
         .watchlist
-        .add(&form.kind, &form.value, &form.note, &user.name)
+        .add(&form.kind, &form.value, &form.iss, &form.reason, &user.name)
     {
         Ok(_) => Redirect::to("/watchlist").into_response(),
         Err(error) => error_page(&user, StatusCode::BAD_REQUEST, &error),
@@ -1067,7 +1099,81 @@ pub async fn watchlist_remove(
         .audit
         .record(&user.name, "/watchlist remove", json!({"id": form.id}));
     match state.watchlist.remove(&form.id) {
-        Ok(_) => Redirect::to("/watchlist").into_response(),
+        Ok(true) => Redirect::to("/watchlist").into_response(),
+        Ok(false) => error_page(&user, StatusCode::NOT_FOUND, "no such watchlist entry"),
+        Err(error) => error_page(&user, StatusCode::INTERNAL_SERVER_ERROR, &error),
+    }
+}
+
+/// `GET /alerts`: the watchlist alerts ingest raised, newest first, each linking to its
+/// trace; the ones the user has not acknowledged are marked.
+pub async fn alerts(State(state): State<AppState>, user: User) -> Response {
+    let alerts = match state.alerts.recent(500) {
+        Ok(alerts) => alerts,
+        Err(error) => return error_page(&user, StatusCode::INTERNAL_SERVER_ERROR, &error),
+    };
+    let seen = state.alerts.seen_by(&user.name);
+    let mut body = format!(
+        "<h1>Watchlist alerts</h1><p>{} recent alerts, {} new since you last acknowledged. \
+         <a href=\"/api/v1/alerts\">as JSON</a></p>",
+        alerts.len(),
+        user.unseen_alerts
+    );
+    if user.unseen_alerts > 0 {
+        let _ = write!(
+            body,
+            "<form method=\"post\" action=\"/alerts/ack\" id=\"alerts-ack\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+             <button type=\"submit\">Mark all as seen</button></form>",
+            escape(user.csrf_token())
+        );
+    }
+    body.push_str(
+        "<table class=\"small\" id=\"alerts\"><thead><tr><th>raised (UTC)</th><th>entry</th><th>reason</th>\
+         <th>matches</th><th>first matching event</th><th>trace</th></tr></thead><tbody>",
+    );
+    for alert in &alerts {
+        let new = seen.is_none_or(|seen| alert.raised > seen);
+        let first = alert
+            .events
+            .first()
+            .map(|event| {
+                format!(
+                    "{} {} <a href=\"/event/{}\">{}:{}</a>",
+                    escape(&time_text(event.time)),
+                    escape(&event.action),
+                    url_component(&event.id),
+                    escape_line(&event.origin.file),
+                    event.origin.line
+                )
+            })
+            .unwrap_or_default();
+        let _ = write!(
+            body,
+            "<tr{}><td>{}</td><td>{} {}</td><td>{}</td><td class=\"num\">{}</td><td>{first}</td><td>{}</td></tr>",
+            if new { " class=\"new\"" } else { "" },
+            escape(&time_text(Some(alert.raised))),
+            alert.entry.kind.as_str(),
+            escape_line(&alert.entry.value),
+            escape_line(&alert.entry.reason),
+            alert.matches,
+            seed_link(&alert.trace, "trace")
+        );
+    }
+    body.push_str("</tbody></table>");
+    Html(page(&frame("alerts", &user, ""), &body, &[])).into_response()
+}
+
+/// `POST /alerts/ack`: marks every alert so far as seen by the user.
+pub async fn alerts_ack(
+    State(state): State<AppState>,
+    user: User,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Err(response) = user.check_csrf(Some(&form.csrf)) {
+        return response.into_response();
+    }
+    match state.alerts.acknowledge(&user.name) {
+        Ok(()) => Redirect::to("/alerts").into_response(),
         Err(error) => error_page(&user, StatusCode::INTERNAL_SERVER_ERROR, &error),
     }
 }

@@ -15,6 +15,7 @@ const XSS: &str = "<script>alert(1)</script>";
 const SUB: &str = "6ac17538-6c67-49f7-8693-4d6e43ed192e";
 const JTI: &str = "31da268d-60ce-4731-ae40-a9e542ce757c";
 const PASSWORD: &str = "correct horse battery";
+const HOSTILE_JTI: &str = "jti-<script>alert(1)</script>";
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -40,6 +41,56 @@ fn event(id: &str, millis: i64, action: &str) -> Event {
 }
 
 fn fixture() -> Fixture {
+    fixture_with(&[])
+}
+
+/// A token an attacker could shape: every claim carries markup, and it breaks the WLCG
+/// profile (12 h, `aud` any, write at the VO root) and is used after it expired.
+fn hostile_token_events() -> Vec<Event> {
+    let issued = 1_741_600_200_000;
+    let issue = Event {
+        id: "h1".into(),
+        time: Some(Timestamp(issued)),
+        action: "token.issue".into(),
+        outcome: "ok".into(),
+        host: format!("iam{XSS}"),
+        iss: format!("https://iss.example/{XSS}"),
+        sub: format!("\"><img src=x onerror=alert(1)>{XSS}"),
+        jti: HOSTILE_JTI.into(),
+        client_id: format!("client{XSS}"),
+        aud: vec!["https://wlcg.cern.ch/jwt/v1/any".into()],
+        scopes: vec![format!("storage.modify:/{XSS}"), "storage.modify:/".into()],
+        token_iat: Some(Timestamp(issued)),
+        token_exp: Some(Timestamp(issued + 12 * 3600 * 1000)),
+        raw: format!("issued {XSS}"),
+        origin: Origin {
+            file: format!("iam/{XSS}.log"),
+            line: 1,
+            offset: 0,
+        },
+        ..Event::new("iam-audit", Service::Issuer)
+    };
+    let late_use = Event {
+        id: "h2".into(),
+        time: Some(Timestamp(issued + 13 * 3600 * 1000)),
+        action: "file.read".into(),
+        outcome: "ok".into(),
+        host: "se02".into(),
+        jti: HOSTILE_JTI.into(),
+        client_ip: "198.51.100.23".into(),
+        path: format!("/store/{XSS}"),
+        raw: format!("GET /store/{XSS}"),
+        origin: Origin {
+            file: format!("se02/{XSS}.log"),
+            line: 2,
+            offset: 10,
+        },
+        ..Event::new("storm-webdav", Service::Storage)
+    };
+    vec![issue, late_use]
+}
+
+fn fixture_with(extra: &[Event]) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store = TantivyStore::open(dir.path()).unwrap();
     let mut sink = store.writer(50 << 20).unwrap();
@@ -57,6 +108,9 @@ fn fixture() -> Fixture {
     weird.path = "=HYPERLINK(\"http://x\")".into();
     weird.raw = format!("sub={XSS}");
     sink.add(&weird, false).unwrap();
+    for event in extra {
+        sink.add(event, false).unwrap();
+    }
     sink.commit(&Checkpoints::default()).unwrap();
     store.reload().unwrap();
     let config = ServerConfig::new(dir.path());
@@ -149,9 +203,18 @@ async fn nothing_but_health_is_readable_without_signing_in() {
         "/api/v1/events/e1",
         "/api/v1/stats",
         "/metrics",
+        "/api/v1/report",
+        "/api/v1/incident-report?jti=x",
+        "/api/v1/watchlist",
+        "/api/v1/watchlist/export?format=csv",
+        "/api/v1/alerts",
     ] {
         let response = send(&fixture, Request::get(uri).body(Body::empty()).unwrap()).await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{uri}");
+    }
+    for uri in ["/report", "/alerts", "/watchlist"] {
+        let response = send(&fixture, Request::get(uri).body(Body::empty()).unwrap()).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{uri}");
     }
     let response = send(
         &fixture,
@@ -186,6 +249,20 @@ async fn nothing_but_health_is_readable_without_signing_in() {
     .await;
     let spec: serde_json::Value = serde_json::from_str(&text(openapi).await).unwrap();
     assert!(spec["paths"]["/api/v1/trace"].is_object());
+    for path in [
+        "/api/v1/report",
+        "/api/v1/incident-report",
+        "/api/v1/watchlist",
+        "/api/v1/watchlist/{id}",
+        "/api/v1/watchlist/export",
+        "/api/v1/alerts",
+        "/api/v1/alerts/ack",
+    ] {
+        assert!(
+            spec["paths"][path].is_object(),
+            "{path} missing from openapi.json"
+        );
+    }
 }
 
 #[tokio::test]
@@ -245,7 +322,7 @@ async fn state_changes_need_the_csrf_token_and_the_admin_role() {
         }
         request
             .body(Body::from(format!(
-                "{{\"kind\":\"jti\",\"value\":\"{JTI}\"}}"
+                "{{\"kind\":\"jti\",\"value\":\"{JTI}\",\"reason\":\"stolen\"}}"
             )))
             .unwrap()
     };
@@ -517,4 +594,421 @@ async fn secure_cookies_behind_tls() {
     )
     .await;
     assert!(cookie_of(&form, "tt_login").unwrap().contains("; Secure"));
+}
+
+async fn json_of(response: Response<Body>) -> serde_json::Value {
+    serde_json::from_str(&text(response).await).unwrap()
+}
+
+#[tokio::test]
+async fn report_api_is_the_librarys_report_and_rejects_bad_ranges() {
+    let fixture = fixture_with(&hostile_token_events());
+    let (session, _) = login(&fixture, "alice").await;
+    let response = get(&fixture, "/api/v1/report", &session).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut api = json_of(response).await;
+    let store = TantivyStore::open(&fixture.config.data_dir).unwrap();
+    let library = tokentrail_index::analytics::policy_report(
+        &store,
+        None,
+        None,
+        &tokentrail_index::analytics::ReportConfig::default(),
+    )
+    .unwrap();
+    let mut expected = serde_json::to_value(&library).unwrap();
+    api["generated"] = serde_json::Value::Null;
+    expected["generated"] = serde_json::Value::Null;
+    assert_eq!(
+        api, expected,
+        "the API's report differs from `tokentrail report --format json`"
+    );
+    let flagged = api["flagged"].as_array().unwrap();
+    let hostile = flagged
+        .iter()
+        .find(|token| token["jti"] == HOSTILE_JTI)
+        .expect("the hostile token is flagged");
+    let reasons: Vec<&str> = hostile["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    for reason in [
+        "lifetime>6h",
+        "aud=any",
+        "storage.modify:/",
+        "use-after-expiry",
+    ] {
+        assert!(
+            reasons.contains(&reason),
+            "{reason} missing from {reasons:?}"
+        );
+    }
+    assert!(api["anomalies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|anomaly| anomaly["kind"] == "use-after-expiry" && anomaly["jti"] == HOSTILE_JTI));
+
+    // A window before the hostile token: not in it.
+    let early: serde_json::Value = json_of(
+        get(
+            &fixture,
+            "/api/v1/report?from=2025-03-10&to=1741600150",
+            &session,
+        )
+        .await,
+    )
+    .await;
+    assert!(early["flagged"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|token| token["jti"] != HOSTILE_JTI));
+
+    for (uri, message) in [
+        (
+            "/api/v1/report?from=yesterday",
+            "from \"yesterday\" is not a time",
+        ),
+        (
+            "/api/v1/report?to=%3Cscript%3E",
+            "to \"<script>\" is not a time",
+        ),
+        (
+            "/api/v1/report?from=2025-03-11&to=2025-03-10",
+            "must be before to",
+        ),
+        ("/report?from=2025-03-11&to=2025-03-11", "must be before to"),
+    ] {
+        let response = get(&fixture, uri, &session).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{uri}");
+        let body = text(response).await;
+        let shown = if uri.starts_with("/api/") {
+            body.clone()
+        } else {
+            body.replace("&quot;", "\"")
+        };
+        assert!(
+            shown.contains(message) || json_text(&body).contains(message),
+            "{uri}: {body}"
+        );
+        if !uri.starts_with("/api/") {
+            assert_no_raw_markup(&body, uri);
+        }
+    }
+}
+
+fn json_text(body: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|value| value["error"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn report_page_shows_the_apis_findings_escaped() {
+    let fixture = fixture_with(&hostile_token_events());
+    let (session, _) = login(&fixture, "victor").await;
+    let api = json_of(get(&fixture, "/api/v1/report", &session).await).await;
+    let response = get(&fixture, "/report", &session).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let page = text(response).await;
+    assert_no_raw_markup(&page, "/report");
+    assert!(page.contains("href=\"/report\""), "nav link to the report");
+    for table in [
+        "flagged",
+        "anomalies",
+        "inventory",
+        "lifetimes",
+        "findings",
+        "issuance",
+        "refused",
+    ] {
+        assert!(page.contains(&format!("id=\"{table}\"")), "section {table}");
+    }
+    let flagged_rows = page.matches("<tr data-jti=").count();
+    assert_eq!(flagged_rows, api["flagged"].as_array().unwrap().len());
+    assert!(
+        page.contains("<tr data-jti=\"jti-&lt;script&gt;alert(1)&lt;/script&gt;\">"),
+        "hostile jti escaped in its row"
+    );
+    assert!(
+        page.contains("href=\"/trace?jti=jti-%3Cscript%3Ealert%281%29%3C%2Fscript%3E\""),
+        "flagged token links to its trace"
+    );
+    let anomaly_rows = page.matches("<tr data-kind=").count();
+    assert_eq!(anomaly_rows, api["anomalies"].as_array().unwrap().len());
+    assert!(
+        page.contains("iam-audit@iam&lt;script&gt;"),
+        "issuer instance escaped"
+    );
+}
+
+#[tokio::test]
+async fn incident_report_downloads_html_and_json_of_the_trace() {
+    let fixture = fixture();
+    let (session, _) = login(&fixture, "victor").await;
+    let trace = json_of(get(&fixture, &format!("/api/v1/trace?sub={SUB}"), &session).await).await;
+    let response = get(
+        &fixture,
+        &format!("/api/v1/incident-report?sub={SUB}"),
+        &session,
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "text/html; charset=utf-8"
+    );
+    assert_eq!(
+        response.headers()[header::CONTENT_DISPOSITION],
+        "attachment; filename=\"incident-report.html\""
+    );
+    let html = text(response).await;
+    assert_no_raw_markup(&html, "incident report");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(html.contains(&format!("<title>Incident report: sub {SUB}</title>")));
+    let json = json_of(
+        get(
+            &fixture,
+            &format!("/api/v1/incident-report?sub={SUB}&format=json&title=%3Cb%3Ecase%3C%2Fb%3E"),
+            &session,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(json["title"], "<b>case</b>");
+    assert_eq!(
+        json["timeline"].as_array().unwrap().len(),
+        trace["events"].as_array().unwrap().len()
+    );
+    let titled = text(
+        get(
+            &fixture,
+            &format!("/api/v1/incident-report?sub={SUB}&title=%3Cb%3Ecase%3C%2Fb%3E"),
+            &session,
+        )
+        .await,
+    )
+    .await;
+    assert!(titled.contains("<title>&lt;b&gt;case&lt;/b&gt;</title>"));
+    for (uri, message) in [
+        ("/api/v1/incident-report".to_string(), "give exactly one of"),
+        (
+            format!("/api/v1/incident-report?sub={SUB}&jti={JTI}"),
+            "give exactly one of",
+        ),
+        (
+            format!("/api/v1/incident-report?sub={SUB}&format=pdf"),
+            "format \"pdf\" is not html or json",
+        ),
+        (
+            format!("/api/v1/incident-report?sub={SUB}&from=soon"),
+            "from \"soon\" is not a time",
+        ),
+        (
+            format!("/api/v1/incident-report?sub={SUB}&max_depth=deep"),
+            "max_depth",
+        ),
+    ] {
+        let response = get(&fixture, &uri, &session).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{uri}");
+        let body = text(response).await;
+        assert!(
+            body.contains(message) || json_text(&body).contains(message),
+            "{uri}: {body}"
+        );
+    }
+    let trace_page = text(get(&fixture, &format!("/trace?sub={SUB}"), &session).await).await;
+    assert!(trace_page.contains(&format!(
+        "id=\"incident-report\" href=\"/api/v1/incident-report?sub={SUB}\""
+    )));
+}
+
+#[tokio::test]
+async fn the_web_watchlist_is_the_clis_file() {
+    use tokentrail_index::analytics::{EntryKind, WatchEntry, Watchlist};
+    let fixture = fixture();
+    let data = fixture.config.data_dir.clone();
+    // What `tokentrail watch add --sub … --reason …` writes.
+    let mut list = Watchlist::default();
+    list.add(WatchEntry {
+        kind: EntryKind::Identity,
+        value: SUB.into(),
+        iss: "https://iss.example".into(),
+        reason: format!("phished {XSS}"),
+        added: Timestamp(1_741_600_000_000),
+        added_by: "cli".into(),
+    });
+    list.save(&data).unwrap();
+    let (admin, csrf) = login(&fixture, "alice").await;
+    let listed = json_of(get(&fixture, "/api/v1/watchlist", &admin).await).await;
+    let entries = listed["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["kind"], "identity");
+    assert_eq!(entries[0]["reason"], format!("phished {XSS}"));
+    let id = entries[0]["id"].as_str().unwrap().to_string();
+    let page = text(get(&fixture, "/watchlist", &admin).await).await;
+    assert_no_raw_markup(&page, "/watchlist");
+    assert!(page.contains("phished &lt;script&gt;"));
+    assert!(page.contains(&format!(
+        "href=\"/trace?sub={SUB}&amp;iss=https%3A%2F%2Fiss.example\""
+    )));
+    assert!(page.contains("/api/v1/watchlist/export?format=gplazma"));
+
+    let post = |body: String| {
+        Request::post("/api/v1/watchlist")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::COOKIE, &admin)
+            .header("x-csrf-token", &csrf)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let created = send(
+        &fixture,
+        post(r#"{"kind":"address","value":"203.0.113.66","reason":"scanner"}"#.into()),
+    )
+    .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    for (body, message) in [
+        (
+            r#"{"kind":"address","value":"203.0.113.67"}"#,
+            "give a reason",
+        ),
+        (
+            r#"{"kind":"path","value":"/x","reason":"r"}"#,
+            "unknown kind \"path\"",
+        ),
+        (
+            r#"{"kind":"jti","value":"j","iss":"https://i","reason":"r"}"#,
+            "only qualifies an identity",
+        ),
+    ] {
+        let response = send(&fixture, post(body.into())).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
+        assert!(json_text(&text(response).await).contains(message), "{body}");
+    }
+    // The page form writes the same file.
+    let form = send(
+        &fixture,
+        Request::post("/watchlist")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, &admin)
+            .body(Body::from(format!(
+                "csrf={csrf}&kind=client&value=rogue-client&iss=&reason=leaked+secret"
+            )))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(form.status(), StatusCode::SEE_OTHER);
+    let file = Watchlist::load(&data).unwrap();
+    let kinds: Vec<EntryKind> = file.entries.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        [EntryKind::Identity, EntryKind::Address, EntryKind::Client]
+    );
+    assert_eq!(file.entries[2].reason, "leaked secret");
+    assert_eq!(file.entries[2].added_by, "alice");
+
+    for format in tokentrail_index::analytics::banlist::FORMATS {
+        let response = get(
+            &fixture,
+            &format!("/api/v1/watchlist/export?format={format}"),
+            &admin,
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::OK, "{format}");
+        assert!(response.headers()[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; filename="));
+        let body = text(response).await;
+        if *format == "nftables" {
+            assert!(body.contains("203.0.113.66"), "{body}");
+        }
+        if *format == "gplazma" {
+            assert!(body.contains(&format!("ban oidc:{SUB}@")), "{body}");
+        }
+    }
+    let bad = get(&fixture, "/api/v1/watchlist/export?format=xml", &admin).await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    assert!(json_text(&text(bad).await).contains("unknown export format \"xml\""));
+
+    let delete = send(
+        &fixture,
+        Request::delete(format!("/api/v1/watchlist/{id}"))
+            .header(header::COOKIE, &admin)
+            .header("x-csrf-token", &csrf)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(delete.status(), StatusCode::NO_CONTENT);
+    assert_eq!(Watchlist::load(&data).unwrap().entries.len(), 2);
+}
+
+#[tokio::test]
+async fn alerts_show_a_banner_until_acknowledged() {
+    use tokentrail_index::analytics::{EntryKind, WatchEntry, Watcher, Watchlist};
+    let fixture = fixture();
+    let (session, csrf) = login(&fixture, "victor").await;
+    let home = text(get(&fixture, "/", &session).await).await;
+    assert!(!home.contains("id=\"alert-banner\""));
+    // Ingest raises an alert on a hostile event.
+    let mut list = Watchlist::default();
+    list.add(WatchEntry {
+        kind: EntryKind::Address,
+        value: "203.0.113.66".into(),
+        iss: String::new(),
+        reason: format!("scanner {XSS}"),
+        added: Timestamp(0),
+        added_by: String::new(),
+    });
+    let mut watcher = Watcher::new(&list, Some(&fixture.config.data_dir), None);
+    let mut hit = event("a1", 1_741_600_300_000, "file.read");
+    hit.client_ip = "203.0.113.66".into();
+    hit.origin.file = format!("se01/{XSS}");
+    assert_eq!(watcher.check(&[hit]).len(), 1);
+
+    let home = text(get(&fixture, "/search?q=x", &session).await).await;
+    assert!(
+        home.contains("id=\"alert-banner\" role=\"alert\" data-unseen=\"1\""),
+        "{home}"
+    );
+    let alerts_page = text(get(&fixture, "/alerts", &session).await).await;
+    assert_no_raw_markup(&alerts_page, "/alerts");
+    assert!(alerts_page.contains("scanner &lt;script&gt;"));
+    assert!(alerts_page.contains("href=\"/trace?ip=203.0.113.66\""));
+    let api = json_of(get(&fixture, "/api/v1/alerts", &session).await).await;
+    assert_eq!(api["unseen"], 1);
+    assert_eq!(api["alerts"][0]["entry"]["value"], "203.0.113.66");
+
+    let ack = |token: &str| {
+        Request::post("/alerts/ack")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, &session)
+            .body(Body::from(format!("csrf={token}")))
+            .unwrap()
+    };
+    assert_eq!(
+        send(&fixture, ack("wrong")).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        send(&fixture, ack(&csrf)).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let home = text(get(&fixture, "/", &session).await).await;
+    assert!(
+        !home.contains("id=\"alert-banner\""),
+        "banner after acknowledging"
+    );
+    let api = json_of(get(&fixture, "/api/v1/alerts", &session).await).await;
+    assert_eq!(api["unseen"], 0);
+    // Another user has not seen it.
+    let (admin, _) = login(&fixture, "alice").await;
+    assert!(text(get(&fixture, "/", &admin).await)
+        .await
+        .contains("id=\"alert-banner\""));
 }

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use tokentrail_index::{EventStore, Order, Query};
+use crate::{EventStore, Order, Query};
 use tokentrail_parsers::{Event, Timestamp};
 
 /// Events per page.
@@ -18,7 +18,7 @@ pub(crate) fn scan(
     from: Option<Timestamp>,
     to: Option<Timestamp>,
     mut visit: impl FnMut(Event),
-) -> Result<(), tokentrail_index::Error> {
+) -> Result<(), crate::Error> {
     let mut cursor = from.unwrap_or(Timestamp(i64::MIN / 2));
     let mut seen_at_cursor: HashSet<String> = HashSet::new();
     let mut page = PAGE;

@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Read;
 
+use crate::trace::{JobOut, LinkedEvent};
+use crate::{EventStore, TraceRequest};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use tokentrail_index::trace::{JobOut, LinkedEvent};
-use tokentrail_index::{EventStore, TraceRequest};
 use tokentrail_parsers::Timestamp;
 
 /// A source file of the evidence.
@@ -55,8 +55,8 @@ pub struct IncidentReport {
     pub truncated: bool,
     pub first: Option<Timestamp>,
     pub last: Option<Timestamp>,
-    pub identities: Vec<tokentrail_index::trace::IdentityOut>,
-    pub tokens: Vec<tokentrail_index::trace::TokenOut>,
+    pub identities: Vec<crate::trace::IdentityOut>,
+    pub tokens: Vec<crate::trace::TokenOut>,
     pub jobs: Vec<JobOut>,
     pub files: Vec<FileTouched>,
     pub addresses: Vec<AddressSeen>,
@@ -94,8 +94,8 @@ pub fn incident_report(
     store: &dyn EventStore,
     request: &TraceRequest,
     title: &str,
-) -> Result<IncidentReport, tokentrail_index::Error> {
-    let answer = tokentrail_index::trace(store, request)?;
+) -> Result<IncidentReport, crate::Error> {
+    let answer = crate::trace(store, request)?;
     let mut timeline = answer.events;
     timeline.sort_by(|a, b| {
         (a.event.time, &a.event.origin.file, a.event.origin.line).cmp(&(
@@ -166,7 +166,10 @@ pub fn incident_report(
     })
 }
 
-/// Escapes text for HTML element content and attribute values.
+/// Escapes text for HTML element content and attribute values: `& < > " '` become character
+/// references, and control characters (but newline and tab) and Unicode bidirectional
+/// overrides are shown as `\u{..}` — a log line may carry terminal escapes or NULs, and the
+/// report should show them rather than let them vanish or reorder the text.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -176,6 +179,12 @@ pub fn escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            '\n' | '\t' => out.push(c),
+            c if c.is_control()
+                || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}') =>
+            {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
             c => out.push(c),
         }
     }
@@ -355,6 +364,10 @@ mod tests {
         assert_eq!(
             escape("<script>alert('x')</script>&\""),
             "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;"
+        );
+        assert_eq!(
+            escape("a\u{1b}[31m\u{0}\u{202e}b\n"),
+            "a\\u{1b}[31m\\u{0}\\u{202e}b\n"
         );
     }
 }

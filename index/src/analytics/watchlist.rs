@@ -9,12 +9,21 @@ use std::fs::OpenOptions;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result};
+use crate::Seed;
 use serde::{Deserialize, Serialize};
-use tokentrail_index::Seed;
 use tokentrail_parsers::{Event, Timestamp};
 
 use super::webhook::WebhookSender;
+use super::AnalyticsError;
+
+type Result<T> = std::result::Result<T, AnalyticsError>;
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> AnalyticsError + '_ {
+    move |source| AnalyticsError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
 
 /// File name of the watchlist in the data directory.
 pub const WATCHLIST_FILE: &str = "watchlist.json";
@@ -112,26 +121,99 @@ fn one() -> u32 {
     1
 }
 
+/// An entry of the web UI's own list of before (see [`Watchlist::load`]).
+#[derive(Deserialize)]
+struct LegacyEntry {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    value: String,
+    #[serde(default)]
+    note: String,
+    #[serde(default)]
+    added_by: String,
+    #[serde(default)]
+    added: String,
+}
+
+fn is_legacy(bytes: &[u8]) -> bool {
+    bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[')
+}
+
 impl Watchlist {
-    /// Reads `DIR/watchlist.json`; an absent file is an empty watchlist.
+    /// Reads `DIR/watchlist.json`; an absent file is an empty watchlist. A list written by the
+    /// web UI before it shared this file (a bare JSON array of `{kind, value, note, …}`) is
+    /// read too: its `sub`, `jti`, `ip` and `client` entries become identities, token ids,
+    /// addresses and clients; entries of other kinds cannot raise alerts and are skipped with
+    /// a warning (the old file is kept beside the new one at the first save).
     pub fn load(data_dir: &Path) -> Result<Watchlist> {
         let path = data_dir.join(WATCHLIST_FILE);
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .with_context(|| format!("while reading the watchlist {}", path.display())),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Watchlist {
-                version: 1,
-                entries: Vec::new(),
-            }),
-            Err(error) => Err(error)
-                .with_context(|| format!("while reading the watchlist {}", path.display())),
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Watchlist {
+                    version: 1,
+                    entries: Vec::new(),
+                })
+            }
+            Err(source) => return Err(AnalyticsError::Io { path, source }),
+        };
+        if is_legacy(&bytes) {
+            let legacy: Vec<LegacyEntry> =
+                serde_json::from_slice(&bytes).map_err(|source| AnalyticsError::Json {
+                    path: path.clone(),
+                    source,
+                })?;
+            return Ok(Watchlist::from_legacy(&path, legacy));
         }
+        serde_json::from_slice(&bytes).map_err(|source| AnalyticsError::Json { path, source })
     }
 
-    /// Writes `DIR/watchlist.json` atomically.
+    fn from_legacy(path: &Path, legacy: Vec<LegacyEntry>) -> Watchlist {
+        let mut list = Watchlist {
+            version: 1,
+            entries: Vec::new(),
+        };
+        for old in legacy {
+            let kind = match old.kind.as_str() {
+                "sub" => EntryKind::Identity,
+                "jti" => EntryKind::Jti,
+                "ip" => EntryKind::Address,
+                "client" => EntryKind::Client,
+                other => {
+                    tracing::warn!(
+                        file = %path.display(),
+                        kind = other,
+                        value = %old.value,
+                        "old web watchlist entry of a kind that cannot raise alerts: skipped"
+                    );
+                    continue;
+                }
+            };
+            list.add(WatchEntry {
+                kind,
+                value: old.value,
+                iss: String::new(),
+                reason: old.note,
+                added: Timestamp::parse(&old.added).unwrap_or(Timestamp(0)),
+                added_by: old.added_by,
+            });
+        }
+        list
+    }
+
+    /// Writes `DIR/watchlist.json` atomically (keeping an old web UI list, if that is what is
+    /// there, as `watchlist.json.web-legacy`).
     pub fn save(&self, data_dir: &Path) -> Result<()> {
+        let path = data_dir.join(WATCHLIST_FILE);
+        if let Ok(bytes) = std::fs::read(&path) {
+            let backup = data_dir.join(format!("{WATCHLIST_FILE}.web-legacy"));
+            if is_legacy(&bytes) && !backup.exists() {
+                std::fs::write(&backup, &bytes).map_err(io_error(&backup))?;
+            }
+        }
         let bytes = serde_json::to_vec_pretty(self)?;
-        write_atomically(&data_dir.join(WATCHLIST_FILE), &bytes)
+        write_atomically(&path, &bytes)
     }
 
     /// Adds an entry, replacing one of the same kind, value and issuer; returns whether it
@@ -156,21 +238,22 @@ impl Watchlist {
 
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let directory = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(directory)
-        .with_context(|| format!("while creating {}", directory.display()))?;
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(directory).map_err(io_error(directory))?;
     let temporary = directory.join(format!(
         ".{}.tmp-{}",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
         std::process::id()
     ));
     {
-        let mut file = std::fs::File::create(&temporary)
-            .with_context(|| format!("while writing {}", temporary.display()))?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
+        let mut file = std::fs::File::create(&temporary).map_err(io_error(&temporary))?;
+        file.write_all(bytes).map_err(io_error(&temporary))?;
+        file.sync_all().map_err(io_error(&temporary))?;
     }
-    std::fs::rename(&temporary, path).with_context(|| format!("while replacing {}", path.display()))
+    std::fs::rename(&temporary, path).map_err(io_error(path))
 }
 
 /// An alert: newly ingested events matched a watchlist entry.
@@ -328,9 +411,13 @@ fn append_alerts(path: &Path, alerts: &[Alert]) -> Result<()> {
         text.push_str(&serde_json::to_string(alert)?);
         text.push('\n');
     }
-    let mut file = OpenOptions::new().create(true).append(true).open(path)?;
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(io_error(path))?;
     // One write per batch, so concurrent readers see whole lines.
-    file.write_all(text.as_bytes())?;
+    file.write_all(text.as_bytes()).map_err(io_error(path))?;
     Ok(())
 }
 
@@ -340,17 +427,16 @@ pub fn load_alerts(data_dir: &Path, limit: usize) -> Result<Vec<Alert>> {
     let file = match std::fs::File::open(&path) {
         Ok(file) => file,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(error) => {
-            return Err(error).with_context(|| format!("while reading {}", path.display()))
-        }
+        Err(source) => return Err(AnalyticsError::Io { path, source }),
     };
     let mut alerts = std::collections::VecDeque::new();
-    for (number, line) in BufReader::new(file).lines().enumerate() {
-        let line = line?;
-        if line.trim().is_empty() {
+    // Split on bytes, not `lines()`: one damaged (non-UTF-8) line must not hide the others.
+    for (number, line) in BufReader::new(file).split(b'\n').enumerate() {
+        let line = line.map_err(io_error(&path))?;
+        if line.trim_ascii().is_empty() {
             continue;
         }
-        match serde_json::from_str::<Alert>(&line) {
+        match serde_json::from_slice::<Alert>(&line) {
             Ok(alert) => {
                 alerts.push_back(alert);
                 if alerts.len() > limit {
@@ -417,5 +503,43 @@ mod tests {
         assert_eq!(alerts.len(), 1);
         assert_eq!(alerts[0].matches, 2);
         assert_eq!(load_alerts(dir.path(), 10).unwrap(), alerts);
+    }
+
+    #[test]
+    fn reads_the_old_web_list_and_keeps_it_at_the_first_save() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = r#"[{"id":"a1","kind":"ip","value":"203.0.113.66","note":"scanner","added_by":"alice","added":"2025-03-10T14:00:00Z"},
+                      {"id":"a2","kind":"path","value":"/store/x","note":"","added_by":"alice","added":"2025-03-10T14:00:00Z"}]"#;
+        std::fs::write(dir.path().join(WATCHLIST_FILE), old).unwrap();
+        let list = Watchlist::load(dir.path()).unwrap();
+        assert_eq!(list.entries.len(), 1, "a path cannot raise alerts");
+        assert_eq!(list.entries[0].kind, EntryKind::Address);
+        assert_eq!(list.entries[0].reason, "scanner");
+        assert_eq!(
+            list.entries[0].added.to_rfc3339(),
+            "2025-03-10T14:00:00.000Z"
+        );
+        list.save(dir.path()).unwrap();
+        let kept = std::fs::read_to_string(dir.path().join("watchlist.json.web-legacy")).unwrap();
+        assert_eq!(kept, old);
+        assert_eq!(Watchlist::load(dir.path()).unwrap(), list);
+    }
+
+    #[test]
+    fn a_damaged_alert_line_does_not_hide_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut list = Watchlist::default();
+        list.add(entry(EntryKind::Jti, "j1"));
+        let mut watcher = Watcher::new(&list, Some(dir.path()), None);
+        let hit = Event {
+            jti: "j1".into(),
+            ..Event::default()
+        };
+        watcher.check(std::slice::from_ref(&hit));
+        let path = dir.path().join(ALERTS_FILE);
+        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+        file.write_all(b"\xff\xfe not json\n").unwrap();
+        watcher.check(&[hit]);
+        assert_eq!(load_alerts(dir.path(), 10).unwrap().len(), 2);
     }
 }

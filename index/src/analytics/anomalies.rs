@@ -1,8 +1,8 @@
 //! Anomalies: token uses that suggest theft or a broken ban, each with the events that show it
 //! and the trace seed the UI links to.
 
+use crate::{EventStore, Seed};
 use serde::{Deserialize, Serialize};
-use tokentrail_index::{EventStore, Seed};
 use tokentrail_parsers::{Event, Origin, Timestamp};
 
 use super::config::ReportConfig;
@@ -90,6 +90,6 @@ pub fn anomalies(
     from: Option<Timestamp>,
     to: Option<Timestamp>,
     config: &ReportConfig,
-) -> Result<Vec<Anomaly>, tokentrail_index::Error> {
+) -> Result<Vec<Anomaly>, crate::Error> {
     Ok(super::report::policy_report(store, from, to, config)?.anomalies)
 }

@@ -15,8 +15,8 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use crate::{EventStore, Query, Seed};
 use serde::{Deserialize, Serialize};
-use tokentrail_index::{EventStore, Query, Seed};
 use tokentrail_parsers::{action, outcome, Event, Timestamp};
 
 use super::anomalies::{Anomaly, AnomalyKind, EvidenceRef, MAX_EVIDENCE};
@@ -432,7 +432,7 @@ pub fn policy_report(
     from: Option<Timestamp>,
     to: Option<Timestamp>,
     config: &ReportConfig,
-) -> Result<PolicyReport, tokentrail_index::Error> {
+) -> Result<PolicyReport, crate::Error> {
     let grace_ms = config.grace_seconds * 1000;
 
     // Account and client status, from the beginning of the store: a ban before the range
@@ -947,7 +947,7 @@ fn worker_node_concurrency(
     to: Option<Timestamp>,
     config: &ReportConfig,
     tokens: &HashMap<String, Token>,
-) -> Result<Vec<Anomaly>, tokentrail_index::Error> {
+) -> Result<Vec<Anomaly>, crate::Error> {
     /// A job without an end is forgotten after this long (bounds memory).
     const FORGET_AFTER_MS: i64 = 7 * 24 * 3600 * 1000;
     let query = Query::Or(vec![

@@ -23,11 +23,13 @@
 
 use std::fmt::Write as _;
 
-use anyhow::Result;
 use serde_json::json;
 use tokentrail_parsers::Timestamp;
 
 use super::watchlist::{EntryKind, WatchEntry, Watchlist};
+use super::AnalyticsError;
+
+type Result<T> = std::result::Result<T, AnalyticsError>;
 
 /// Export formats.
 pub const FORMATS: &[&str] = &["json", "csv", "misp", "gplazma", "htcondor", "nftables"];
@@ -41,10 +43,7 @@ pub fn export(watchlist: &Watchlist, format: &str, generated: Timestamp) -> Resu
         "gplazma" => gplazma(watchlist, generated),
         "htcondor" => htcondor(watchlist, generated),
         "nftables" => nftables(watchlist, generated),
-        other => anyhow::bail!(
-            "unknown export format {other:?}; known formats: {}",
-            FORMATS.join(", ")
-        ),
+        other => return Err(AnalyticsError::UnknownFormat(other.to_string())),
     })
 }
 
