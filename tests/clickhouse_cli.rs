@@ -293,3 +293,99 @@ fn a_store_url_that_is_not_clickhouse_is_refused_clearly() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("not a store URL"), "{stderr}");
 }
+
+/// Total events the ClickHouse store at `url` holds.
+fn total(data: &Path, url: &str) -> u64 {
+    json(&run(
+        data,
+        Some(url),
+        &["search", "--format", "json", "--limit", "0", ""],
+    ))["total"]
+        .as_u64()
+        .unwrap()
+}
+
+fn wait_total(data: &Path, url: &str, want: u64) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let now = total(data, url);
+        if now >= want || Instant::now() > deadline {
+            return now;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+fn start_collector(data: &Path, config: &Path, log: &Path) -> Guard {
+    Guard(
+        Command::new(BIN)
+            .env_remove("TOKENTRAIL_STORE")
+            .arg("--data")
+            .arg(data)
+            .arg("collect")
+            .arg("--config")
+            .arg(config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+#[test]
+fn collectors_write_into_clickhouse_exactly_once_across_a_kill() {
+    let Some(binary) = binary_for_tests() else {
+        return;
+    };
+    let servers = LocalServers::start(&binary, 1).unwrap();
+    let url = servers.url("collect");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log_file = dir.path().join("app.log");
+    let append = |from: usize, to: usize| {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_file)
+            .unwrap();
+        for n in from..to {
+            writeln!(
+                file,
+                "2026-11-22T10:00:{:02}Z collector line {n} of the model",
+                n % 60
+            )
+            .unwrap();
+        }
+    };
+    append(0, 50);
+    let config = dir.path().join("tokentrail.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "store = \"{url}\"\ntimezone = \"UTC\"\ncommit_interval_ms = 100\n[[files]]\nname = \"app\"\npaths = [\"{}\"]\n",
+            log_file.display()
+        ),
+    )
+    .unwrap();
+    let collector = start_collector(&data, &config, &dir.path().join("collect1.log"));
+    assert_eq!(
+        wait_total(&data, &url, 50),
+        50,
+        "{}",
+        std::fs::read_to_string(dir.path().join("collect1.log")).unwrap_or_default()
+    );
+    // kill -9 (Guard's drop), more lines, a restart: every line once.
+    drop(collector);
+    append(50, 80);
+    let collector = start_collector(&data, &config, &dir.path().join("collect2.log"));
+    assert_eq!(wait_total(&data, &url, 80), 80);
+    append(80, 90);
+    assert_eq!(wait_total(&data, &url, 90), 90);
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(total(&data, &url), 90, "nothing stored twice");
+    let status = json(&run(&data, Some(&url), &["status", "--format", "json"]));
+    let collectors = status["collectors"].as_array().unwrap();
+    assert!(!collectors.is_empty(), "{status}");
+    drop(collector);
+}

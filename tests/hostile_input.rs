@@ -280,9 +280,12 @@ fn timestamps_far_in_the_past_and_future_are_stored_and_searchable() {
     assert_eq!(all["total"], 8, "{all}");
     let future = search(&data, &["", "--from", "9999-01-01"]);
     assert_eq!(future["total"], 1);
-    // (`--to` alone also matches undated events: the line past year 9999 is one.)
     let past = search(&data, &["", "--from", "0001-01-01", "--to", "1901-01-01"]);
     assert_eq!(past["total"], 2);
+    // A time window holds dated events only: `--to` alone leaves out the undated line
+    // (the one past year 9999).
+    let until = search(&data, &["", "--to", "1901-01-01"]);
+    assert_eq!(until["total"], 2, "{until}");
     assert_eq!(total(&data, "jti:far-1"), 1);
     assert_eq!(total(&data, "jti:far-2"), 1);
     assert!(

@@ -308,9 +308,10 @@ impl TantivyStore {
                 (Occur::MustNot, self.build_query(inner)?),
             ])),
             Query::TimeRange { from, to } => {
+                // A time window holds dated events only: undated ones carry NO_TIME.
                 let lower = match from {
                     Some(from) => Bound::Included(Term::from_field_i64(fields.time, from.millis())),
-                    None => Bound::Unbounded,
+                    None => Bound::Excluded(Term::from_field_i64(fields.time, NO_TIME)),
                 };
                 let upper = match to {
                     Some(to) => Bound::Excluded(Term::from_field_i64(fields.time, to.millis())),
@@ -601,6 +602,34 @@ mod tests {
             )
             .unwrap();
         assert_eq!(ranged.total, 1);
+    }
+
+    #[test]
+    fn a_time_window_holds_dated_events_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TantivyStore::open(dir.path()).unwrap();
+        let mut sink = store.writer(50 << 20).unwrap();
+        sink.add(&event("dated", "alice", 1000, "x"), true).unwrap();
+        let mut undated = event("undated", "alice", 0, "y");
+        undated.time = None;
+        sink.add(&undated, true).unwrap();
+        sink.commit(&Checkpoints::default()).unwrap();
+        store.reload().unwrap();
+        let ids = |query: Query| -> Vec<String> {
+            store
+                .search(&query, 10, Order::NewestFirst)
+                .unwrap()
+                .events
+                .into_iter()
+                .map(|event| event.id)
+                .collect()
+        };
+        assert_eq!(
+            ids(Query::All.within(None, Some(Timestamp(5000)))),
+            ["dated"]
+        );
+        assert_eq!(ids(Query::All.within(Some(Timestamp(0)), None)), ["dated"]);
+        assert_eq!(ids(Query::All).len(), 2);
     }
 
     #[test]

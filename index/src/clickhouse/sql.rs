@@ -138,6 +138,10 @@ pub(crate) fn condition(query: &Query) -> Result<String, Error> {
                 parts.push(format!("day >= toDate({})", quote(&day_of(from.millis()))));
             }
             if let Some(to) = to {
+                if from.is_none() {
+                    // A time window holds dated events only.
+                    parts.push(format!("time >= {}", NO_TIME + 1));
+                }
                 parts.push(format!("time < {}", to.millis()));
                 parts.push(format!("day <= toDate({})", quote(&day_of(to.millis()))));
             }
@@ -219,6 +223,14 @@ mod tests {
         assert_eq!(
             condition(&query).unwrap(),
             "time >= 1741600000000 AND day >= toDate('2025-03-10')"
+        );
+        let until = Query::TimeRange {
+            from: None,
+            to: Some(Timestamp(1_741_600_000_000)),
+        };
+        assert_eq!(
+            condition(&until).unwrap(),
+            "time >= -9223372036854775807 AND time < 1741600000000 AND day <= toDate('2025-03-10')"
         );
         assert_eq!(day_of(NO_TIME), "1970-01-01");
         assert_eq!(day_of(i64::MAX), "2099-12-31");
