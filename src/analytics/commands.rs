@@ -319,7 +319,7 @@ fn write_report_table(out: &mut impl Write, report: &super::PolicyReport) -> Res
 
 /// Runs `watch`.
 pub fn run_watch(data: &Path, args: WatchArgs) -> Result<()> {
-    let mut list = Watchlist::load(data)?;
+    let list = Watchlist::load(data)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match args.command {
@@ -328,15 +328,15 @@ pub fn run_watch(data: &Path, args: WatchArgs) -> Result<()> {
             if value.trim().is_empty() {
                 anyhow::bail!("the watched value is empty");
             }
-            let replaced = list.add(WatchEntry {
+            let entry = WatchEntry {
                 kind,
                 value: value.clone(),
                 iss: target.iss.clone().unwrap_or_default(),
                 reason,
                 added: Timestamp::from(chrono::Utc::now()),
                 added_by: by,
-            });
-            list.save(data)?;
+            };
+            let replaced = Watchlist::update(data, |list| (list.add(entry), true))?;
             writeln!(
                 out,
                 "{} {} {}",
@@ -347,11 +347,13 @@ pub fn run_watch(data: &Path, args: WatchArgs) -> Result<()> {
         }
         WatchCommand::Remove { target } => {
             let (kind, value) = target.kind_value();
-            let removed = list.remove(kind, &value);
+            let removed = Watchlist::update(data, |list| {
+                let removed = list.remove(kind, &value);
+                (removed, removed > 0)
+            })?;
             if removed == 0 {
                 anyhow::bail!("{} {value} is not on the watchlist", kind.as_str());
             }
-            list.save(data)?;
             writeln!(out, "removed {} {value}", kind.as_str())?;
         }
         WatchCommand::List { format } => match format {

@@ -133,10 +133,13 @@ impl SharedWatchlist {
             .lock
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let mut list = self.load()?;
-        list.add(entry.clone());
-        list.save(&self.data_dir)
-            .map_err(|error| error.to_string())?;
+        Watchlist::update(&self.data_dir, |list| {
+            ((), {
+                list.add(entry.clone());
+                true
+            })
+        })
+        .map_err(|error| error.to_string())?;
         Ok(Entry {
             id: entry_id(&entry),
             entry,
@@ -149,15 +152,13 @@ impl SharedWatchlist {
             .lock
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let mut list = self.load()?;
-        let before = list.entries.len();
-        list.entries.retain(|entry| entry_id(entry) != id);
-        if list.entries.len() == before {
-            return Ok(false);
-        }
-        list.save(&self.data_dir)
-            .map_err(|error| error.to_string())?;
-        Ok(true)
+        Watchlist::update(&self.data_dir, |list| {
+            let before = list.entries.len();
+            list.entries.retain(|entry| entry_id(entry) != id);
+            let removed = list.entries.len() != before;
+            (removed, removed)
+        })
+        .map_err(|error| error.to_string())
     }
 
     /// The ban list in `format` (one of [`banlist::FORMATS`]) with its content type and file

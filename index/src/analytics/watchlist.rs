@@ -216,6 +216,33 @@ impl Watchlist {
         write_atomically(&path, &bytes)
     }
 
+    /// Reads, changes and writes the watchlist under an exclusive lock on
+    /// `DIR/watchlist.json.lock`, so that the CLI and the web server changing it at the same
+    /// moment never lose each other's change. Returns what `change` returns; the file is only
+    /// written when `change` says so (its second value).
+    pub fn update<R>(
+        data_dir: &Path,
+        change: impl FnOnce(&mut Watchlist) -> (R, bool),
+    ) -> Result<R> {
+        let lock_path = data_dir.join(format!("{WATCHLIST_FILE}.lock"));
+        std::fs::create_dir_all(data_dir).map_err(io_error(data_dir))?;
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io_error(&lock_path))?;
+        lock.lock().map_err(io_error(&lock_path))?;
+        let mut list = Watchlist::load(data_dir)?;
+        let (result, changed) = change(&mut list);
+        if changed {
+            list.save(data_dir)?;
+        }
+        // The lock is released when `lock` is closed.
+        drop(lock);
+        Ok(result)
+    }
+
     /// Adds an entry, replacing one of the same kind, value and issuer; returns whether it
     /// replaced one.
     pub fn add(&mut self, entry: WatchEntry) -> bool {
@@ -464,6 +491,36 @@ mod tests {
             added: Timestamp(0),
             added_by: String::new(),
         }
+    }
+
+    #[test]
+    fn concurrent_updates_never_lose_an_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let writers: Vec<_> = (0..6)
+            .map(|writer| {
+                let path = dir.path().to_path_buf();
+                std::thread::spawn(move || {
+                    for n in 0..15 {
+                        let value = format!("192.0.2.{}", writer * 20 + n);
+                        Watchlist::update(&path, |list| {
+                            (list.add(entry(EntryKind::Address, &value)), true)
+                        })
+                        .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.join().unwrap();
+        }
+        assert_eq!(Watchlist::load(dir.path()).unwrap().entries.len(), 90);
+        let removed = Watchlist::update(dir.path(), |list| {
+            let n = list.remove(EntryKind::Address, "192.0.2.0");
+            (n, n > 0)
+        })
+        .unwrap();
+        assert_eq!(removed, 1);
+        assert_eq!(Watchlist::load(dir.path()).unwrap().entries.len(), 89);
     }
 
     #[test]
