@@ -84,7 +84,7 @@ pub fn parse_only(options: &IngestOptions, keep_every: u64) -> Result<(ParseRun,
                         for event in events.drain(..) {
                             run.events += 1;
                             seen += 1;
-                            if keep_every > 0 && seen % keep_every == 0 {
+                            if keep_every > 0 && seen.is_multiple_of(keep_every) {
                                 kept.push(event);
                             }
                         }
