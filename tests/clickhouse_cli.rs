@@ -3,27 +3,19 @@
 //! tantivy store in `--data`, on one simulated site with its incident. Ingest, search, trace,
 //! report, status, retention and the web API over a socket must give the same answers on both.
 
+mod web_support;
+
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tokentrail_index::clickhouse::server::{binary_for_tests, LocalServers};
+use web_support::{free_port, get, viewer_with_key, Guard, BIN};
 
-const BIN: &str = env!("CARGO_BIN_EXE_tokentrail");
 const SITE_NETWORKS: [&str; 3] = ["192.0.2.0/24", "198.51.100.0/24", "2001:db8::/32"];
-
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Runs the binary with `store` (`None`: the tantivy store in `data`); returns stdout.
 fn run(data: &Path, store: Option<&str>, args: &[&str]) -> String {
@@ -65,43 +57,6 @@ fn flagged(report: &Value) -> BTreeSet<String> {
         .iter()
         .map(|token| token["jti"].as_str().unwrap().to_string())
         .collect()
-}
-
-/// GET with an API key; returns (status line, body).
-fn get(port: u16, path: &str, key: &str) -> Option<(String, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut reader = BufReader::new(stream);
-    let mut status = String::new();
-    reader.read_line(&mut status).ok()?;
-    let mut length = None;
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).ok()?;
-        if line == "\r\n" || line.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().ok();
-            }
-        }
-    }
-    let mut body = Vec::new();
-    match length {
-        Some(length) => {
-            body.resize(length, 0);
-            reader.read_exact(&mut body).ok()?;
-        }
-        None => {
-            reader.read_to_end(&mut body).ok()?;
-        }
-    }
-    Some((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
 #[test]
@@ -194,34 +149,8 @@ fn every_command_answers_the_same_on_clickhouse_as_on_tantivy() {
     assert_eq!(status["collectors"], serde_json::json!([]));
 
     // The web API served from ClickHouse answers like the CLI on tantivy.
-    let mut add = Command::new(BIN)
-        .arg("--data")
-        .arg(&data)
-        .args([
-            "user",
-            "add",
-            "officer",
-            "--role",
-            "viewer",
-            "--password-stdin",
-        ])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    add.stdin
-        .take()
-        .unwrap()
-        .write_all(b"a long test password\n")
-        .unwrap();
-    assert!(add.wait().unwrap().success());
-    let key = run(&data, None, &["user", "key", "officer"])
-        .trim()
-        .to_string();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let key = viewer_with_key(&data, "officer");
+    let port = free_port();
     let server = Guard(
         Command::new(BIN)
             .env_remove("TOKENTRAIL_STORE")

@@ -4,22 +4,14 @@
 //! search, trace, event and stats pages, the policy report, the watchlist (with a hostile entry
 //! added by `tokentrail watch add`), the alerts page and the incident-report download.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+mod web_support;
+
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_tokentrail");
+use web_support::{free_port, get, viewer_with_key, Guard, BIN};
+
 const XSS: &str = "<script>alert(1)</script>";
-
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn run(args: &[&str]) -> String {
     let output = Command::new(BIN).args(args).output().unwrap();
@@ -29,35 +21,6 @@ fn run(args: &[&str]) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// GET with an API key; returns (status line, body).
-fn get(port: u16, path: &str, key: &str) -> Option<(String, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut reader = BufReader::new(stream);
-    let mut status = String::new();
-    reader.read_line(&mut status).ok()?;
-    let mut length = 0usize;
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).ok()?;
-        if line == "\r\n" || line.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().ok()?;
-            }
-        }
-    }
-    let mut body = vec![0u8; length];
-    reader.read_exact(&mut body).ok()?;
-    Some((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
 #[test]
@@ -82,26 +45,7 @@ fn attacker_controlled_log_values_are_escaped_in_every_page() {
         "UTC",
         logs.to_str().unwrap(),
     ]);
-    let mut add = Command::new(BIN)
-        .args([
-            "--data",
-            data_arg,
-            "user",
-            "add",
-            "officer",
-            "--role",
-            "viewer",
-            "--password-stdin",
-        ])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    add.stdin
-        .take()
-        .unwrap()
-        .write_all(b"a long test password\n")
-        .unwrap();
-    assert!(add.wait().unwrap().success());
+    let key = viewer_with_key(&data, "officer");
     // A watchlist entry as `tokentrail watch add` writes it, with hostile value and reason.
     run(&[
         "--data",
@@ -113,14 +57,7 @@ fn attacker_controlled_log_values_are_escaped_in_every_page() {
         "--reason",
         &format!("{XSS}'x \u{1b}[31m"),
     ]);
-    let key = run(&["--data", data_arg, "user", "key", "officer"])
-        .trim()
-        .to_string();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let _server = Guard(
         Command::new(BIN)
             .args([

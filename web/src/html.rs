@@ -6,35 +6,14 @@ use std::fmt::Write as _;
 use tokentrail_index::Seed;
 
 /// Escapes text for HTML element content and quoted attribute values: `& < > " '` become
-/// character references and control characters are shown as `\xNN` (a log line may carry
-/// terminal escapes or NULs; showing them is more useful to an investigator than dropping them).
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\n' | '\t' => out.push(c),
-            c if c.is_control() || is_bidi_control(c) => {
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// character references, and control characters and bidirectional overrides are shown as
+/// `\u{..}` (a log line may carry terminal escapes or NULs; showing them is more useful to an
+/// investigator than dropping them). The same function writes the incident report's HTML.
+pub use tokentrail_index::analytics::incident::escape;
 
 /// Like [`escape`], for one-line cells: newlines shown as `\n` too.
 pub fn escape_line(text: &str) -> String {
     escape(&text.replace('\n', "\\n").replace('\t', "\\t"))
-}
-
-/// Unicode bidirectional overrides can make a path read differently than it is.
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
 }
 
 /// Percent-encodes a query-string component (everything but RFC 3986 unreserved characters).
