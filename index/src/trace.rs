@@ -556,14 +556,27 @@ impl<'a> Expansion<'a> {
             }
         }
         let clusters = window_clusters(&windows);
-        let mut looked_up: Vec<Option<ClusterEvents>> = Vec::with_capacity(clusters.len());
-        for cluster in &clusters {
-            looked_up.push(self.lookup_cluster(cluster, &subs, &jtis)?);
+        let cluster_of = window_cluster_of(&windows, &clusters);
+        // Each cluster is looked up at its first window and let go after its last, so that
+        // only the clusters in use hold their events.
+        let mut last_use = vec![0; clusters.len()];
+        for (position, cluster_index) in cluster_of.iter().enumerate() {
+            last_use[*cluster_index] = position;
         }
-        for (window, cluster_index) in windows.iter().zip(window_cluster_of(&windows, &clusters)) {
+        let mut looked_up: Vec<Option<Option<ClusterEvents>>> = Vec::new();
+        looked_up.resize_with(clusters.len(), || None);
+        for (position, (window, &cluster_index)) in windows.iter().zip(&cluster_of).enumerate() {
+            if looked_up[cluster_index].is_none() {
+                let found = self.lookup_cluster(&clusters[cluster_index], &subs, &jtis)?;
+                looked_up[cluster_index] = Some(found);
+            }
             match &looked_up[cluster_index] {
-                Some(cluster) => self.expand_window_from(window, cluster, &subs, &jtis)?,
-                None => self.expand_window(window, &subs, &jtis)?,
+                Some(Some(cluster)) => self.expand_window_from(window, cluster, &subs, &jtis)?,
+                _ => self.expand_window(window, &subs, &jtis)?,
+            }
+            if last_use[cluster_index] == position {
+                // Done with it (`Some(None)`: not looked up again).
+                looked_up[cluster_index] = Some(None);
             }
         }
         Ok(())
