@@ -248,6 +248,15 @@ impl<'a> Expansion<'a> {
         from: Option<Timestamp>,
         to: Option<Timestamp>,
     ) -> Result<Vec<Event>, Error> {
+        let (events, capped) = self.lookup(query, from, to)?;
+        if capped {
+            self.truncated = true;
+        }
+        Ok(events)
+    }
+
+    /// The request's time range narrowed to `from`..`to` (`to` excluded).
+    fn clamp(&self, from: Option<Timestamp>, to: Option<Timestamp>) -> TimeBounds {
         let from = match (from, self.request.from) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
@@ -256,20 +265,32 @@ impl<'a> Expansion<'a> {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let query = query.within(from, to);
+        TimeBounds { from, to }
+    }
+
+    /// One query within `from`..`to` and the request's range; says whether it hit the cap
+    /// (more events matched than were returned).
+    fn lookup(
+        &self,
+        query: Query,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> Result<(Vec<Event>, bool), Error> {
+        let bounds = self.clamp(from, to);
+        let query = query.within(bounds.from, bounds.to);
         let hits = self
             .store
             .search(&query, self.limit(), Order::OldestFirst)?;
-        if hits.total > hits.events.len() as u64 {
+        let capped = hits.total > hits.events.len() as u64;
+        if capped {
             tracing::debug!(
                 total = hits.total,
                 kept = hits.events.len(),
                 ?query,
                 "trace lookup hit its cap"
             );
-            self.truncated = true;
         }
-        Ok(hits.events)
+        Ok((hits.events, capped))
     }
 
     /// Looks up many values of one field, in chunks.
@@ -452,6 +473,20 @@ impl<'a> Expansion<'a> {
     /// Worker-node windows of the jobs found so far.
     fn windows(&self) -> Vec<Window> {
         let jobs = build_jobs(self.events.values().map(|linked| &linked.event));
+        // The address a worker node's job events carry, found in one pass (the first in
+        // the map's order, as a search per job would find it).
+        let mut node_ips: HashMap<&str, &str> = HashMap::new();
+        for linked in self.events.values() {
+            let event = &linked.event;
+            if !event.worker_node.is_empty()
+                && !event.client_ip.is_empty()
+                && event.action.starts_with("job.")
+            {
+                node_ips
+                    .entry(event.worker_node.as_str())
+                    .or_insert(event.client_ip.as_str());
+            }
+        }
         let mut windows = Vec::new();
         for job in jobs {
             let (Some(start), node) = (job.started, job.worker_node.clone()) else {
@@ -463,15 +498,9 @@ impl<'a> Expansion<'a> {
             let end = job
                 .ended
                 .map_or(start.millis() + MAX_JOB_MS, |end| end.millis());
-            let ip = self
-                .events
-                .values()
-                .find(|linked| {
-                    linked.event.worker_node == node
-                        && !linked.event.client_ip.is_empty()
-                        && linked.event.action.starts_with("job.")
-                })
-                .map(|linked| linked.event.client_ip.clone())
+            let ip = node_ips
+                .get(node.as_str())
+                .map(|ip| ip.to_string())
                 .unwrap_or_default();
             windows.push(Window {
                 node,
@@ -511,61 +540,203 @@ impl<'a> Expansion<'a> {
 
     /// The probable rule: file operations from a worker node's address while a job of the
     /// answer ran there, unless they carry another identity or token.
+    ///
+    /// A busy identity has hundreds of jobs on a few nodes, with overlapping windows: the
+    /// windows of one node and address that overlap are looked up together (one query for
+    /// the events, one for their sessions), then each window takes its own events from that
+    /// result exactly as its own query would have found them. A cluster whose lookup hits
+    /// the cap falls back to one query per window, so the answer is the same either way.
     fn expand_windows(&mut self) -> Result<(), Error> {
         let subs = self.seen_subs.clone();
         let jtis = self.seen_jtis.clone();
+        let mut windows = Vec::new();
         for window in self.windows() {
-            if !self.seen_windows.insert(window.clone()) {
+            if self.seen_windows.insert(window.clone()) {
+                windows.push(window);
+            }
+        }
+        let clusters = window_clusters(&windows);
+        let cluster_of = window_cluster_of(&windows, &clusters);
+        // Each cluster is looked up at its first window and let go after its last, so that
+        // only the clusters in use hold their events.
+        let mut last_use = vec![0; clusters.len()];
+        for (position, cluster_index) in cluster_of.iter().enumerate() {
+            last_use[*cluster_index] = position;
+        }
+        let mut looked_up: Vec<Option<Option<ClusterEvents>>> = Vec::new();
+        looked_up.resize_with(clusters.len(), || None);
+        for (position, (window, &cluster_index)) in windows.iter().zip(&cluster_of).enumerate() {
+            if looked_up[cluster_index].is_none() {
+                let found = self.lookup_cluster(&clusters[cluster_index], &subs, &jtis)?;
+                looked_up[cluster_index] = Some(found);
+            }
+            match &looked_up[cluster_index] {
+                Some(Some(cluster)) => self.expand_window_from(window, cluster, &subs, &jtis)?,
+                _ => self.expand_window(window, &subs, &jtis)?,
+            }
+            if last_use[cluster_index] == position {
+                // Done with it (`Some(None)`: not looked up again).
+                looked_up[cluster_index] = Some(None);
+            }
+        }
+        Ok(())
+    }
+
+    /// The events and session events of a cluster of windows, or `None` when a lookup hit
+    /// its cap (then each window is looked up alone).
+    fn lookup_cluster(
+        &self,
+        cluster: &Cluster,
+        subs: &HashSet<String>,
+        jtis: &HashSet<String>,
+    ) -> Result<Option<ClusterEvents>, Error> {
+        // Only file operations are fetched (the full test runs again on every event found).
+        let query = Query::And(vec![
+            window_query(&cluster.node, &cluster.ip),
+            Query::Or(vec![
+                Query::Prefix {
+                    field: "action".into(),
+                    value: "file.".into(),
+                },
+                Query::Prefix {
+                    field: "action".into(),
+                    value: "transfer.".into(),
+                },
+                Query::term("action", action::AUTHZ_DENY),
+            ]),
+        ]);
+        let (events, capped) = self.lookup(
+            query,
+            Some(Timestamp(cluster.start)),
+            Some(Timestamp(cluster.end + 1)),
+        )?;
+        if capped {
+            return Ok(None);
+        }
+        // Sessions of every event any window could take (a superset: whether an event is
+        // already in the answer is decided per window, later).
+        let sessions: Vec<String> = events
+            .iter()
+            .filter(|event| is_window_candidate(event, subs, jtis))
+            .map(|event| event.session_id.clone())
+            .filter(|session| !session.is_empty())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut session_events = Vec::new();
+        for chunk in sessions.chunks(TERMS_PER_QUERY) {
+            let query = Query::Or(chunk.iter().map(|s| Query::term("session_id", s)).collect());
+            let from = Timestamp(cluster.start.saturating_sub(SESSION_WINDOW_MS));
+            let to = Timestamp(cluster.end.saturating_add(SESSION_WINDOW_MS));
+            let (found, capped) = self.lookup(query, Some(from), Some(to))?;
+            if capped {
+                return Ok(None);
+            }
+            session_events.extend(found);
+        }
+        Ok(Some(ClusterEvents {
+            events,
+            session_events,
+        }))
+    }
+
+    /// One window, from its cluster's events: what its own two lookups would have found.
+    fn expand_window_from(
+        &mut self,
+        window: &Window,
+        cluster: &ClusterEvents,
+        subs: &HashSet<String>,
+        jtis: &HashSet<String>,
+    ) -> Result<(), Error> {
+        let bounds = self.clamp(
+            Some(Timestamp(window.start)),
+            Some(Timestamp(window.end + 1)),
+        );
+        let candidates: Vec<&Event> = cluster
+            .events
+            .iter()
+            .filter(|event| bounds.holds(event.time))
+            .filter(|event| {
+                is_window_candidate(event, subs, jtis) && !self.events.contains_key(&event.id)
+            })
+            .collect();
+        let sessions: HashSet<&str> = candidates
+            .iter()
+            .map(|event| event.session_id.as_str())
+            .filter(|session| !session.is_empty())
+            .collect();
+        let session_bounds = self.clamp(
+            Some(Timestamp(window.start.saturating_sub(SESSION_WINDOW_MS))),
+            Some(Timestamp(window.end.saturating_add(SESSION_WINDOW_MS))),
+        );
+        let session_events: Vec<&Event> = cluster
+            .session_events
+            .iter()
+            .filter(|event| sessions.contains(event.session_id.as_str()))
+            .filter(|event| session_bounds.holds(event.time))
+            .collect();
+        if session_events.len() > self.request.max_events {
+            // This window's own session lookup could have hit the cap: look it up alone.
+            return self.expand_window(window, subs, jtis);
+        }
+        let foreign_sessions: HashSet<&str> = session_events
+            .into_iter()
+            .filter(|event| !event.sub.is_empty() && !subs.contains(&event.sub))
+            .map(|event| event.session_id.as_str())
+            .collect();
+        let accepted: Vec<Event> = candidates
+            .into_iter()
+            .filter(|event| !foreign_sessions.contains(event.session_id.as_str()))
+            .cloned()
+            .collect();
+        for event in accepted {
+            self.add(event, rule::WORKER_NODE_WINDOW, confidence::PROBABLE);
+        }
+        Ok(())
+    }
+
+    /// One window, looked up alone.
+    fn expand_window(
+        &mut self,
+        window: &Window,
+        subs: &HashSet<String>,
+        jtis: &HashSet<String>,
+    ) -> Result<(), Error> {
+        let found = self.find_within(
+            window_query(&window.node, &window.ip),
+            Some(Timestamp(window.start)),
+            Some(Timestamp(window.end + 1)),
+        )?;
+        let candidates: Vec<Event> = found
+            .into_iter()
+            .filter(|event| {
+                is_window_candidate(event, subs, jtis) && !self.events.contains_key(&event.id)
+            })
+            .collect();
+        // An operation whose in-service session names another identity is that identity's.
+        let sessions: Vec<String> = candidates
+            .iter()
+            .map(|event| event.session_id.clone())
+            .filter(|session| !session.is_empty())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut foreign_sessions = HashSet::new();
+        for chunk in sessions.chunks(TERMS_PER_QUERY) {
+            let query = Query::Or(chunk.iter().map(|s| Query::term("session_id", s)).collect());
+            let from = Timestamp(window.start.saturating_sub(SESSION_WINDOW_MS));
+            let to = Timestamp(window.end.saturating_add(SESSION_WINDOW_MS));
+            for event in self.find_within(query, Some(from), Some(to))? {
+                if !event.sub.is_empty() && !subs.contains(&event.sub) {
+                    foreign_sessions.insert(event.session_id);
+                }
+            }
+        }
+        for event in candidates {
+            if foreign_sessions.contains(&event.session_id) {
                 continue;
             }
-            let mut alternatives = vec![Query::term("client_host", &window.node)];
-            if !window.ip.is_empty() {
-                alternatives.push(Query::term("client_ip", &window.ip));
-            }
-            let found = self.find_within(
-                Query::Or(alternatives),
-                Some(Timestamp(window.start)),
-                Some(Timestamp(window.end + 1)),
-            )?;
-            let candidates: Vec<Event> = found
-                .into_iter()
-                .filter(|event| {
-                    let is_file_operation = event.action.starts_with("file.")
-                        || event.action.starts_with("transfer.")
-                        || event.action == action::AUTHZ_DENY;
-                    let foreign_sub = !event.sub.is_empty() && !subs.contains(&event.sub);
-                    let foreign_jti = !event.jti.is_empty() && !jtis.contains(&event.jti);
-                    is_file_operation
-                        && !foreign_sub
-                        && !foreign_jti
-                        && !self.events.contains_key(&event.id)
-                })
-                .collect();
-            // An operation whose in-service session names another identity is that identity's.
-            let sessions: Vec<String> = candidates
-                .iter()
-                .map(|event| event.session_id.clone())
-                .filter(|session| !session.is_empty())
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect();
-            let mut foreign_sessions = HashSet::new();
-            for chunk in sessions.chunks(TERMS_PER_QUERY) {
-                let query = Query::Or(chunk.iter().map(|s| Query::term("session_id", s)).collect());
-                let from = Timestamp(window.start.saturating_sub(SESSION_WINDOW_MS));
-                let to = Timestamp(window.end.saturating_add(SESSION_WINDOW_MS));
-                for event in self.find_within(query, Some(from), Some(to))? {
-                    if !event.sub.is_empty() && !subs.contains(&event.sub) {
-                        foreign_sessions.insert(event.session_id);
-                    }
-                }
-            }
-            for event in candidates {
-                if foreign_sessions.contains(&event.session_id) {
-                    continue;
-                }
-                self.add(event, rule::WORKER_NODE_WINDOW, confidence::PROBABLE);
-            }
+            self.add(event, rule::WORKER_NODE_WINDOW, confidence::PROBABLE);
         }
         Ok(())
     }
@@ -606,6 +777,116 @@ impl<'a> Expansion<'a> {
         self.add_parents()?;
         self.expand_windows()
     }
+}
+
+/// A time range of a lookup, `to` excluded, as the store applies it.
+#[derive(Clone, Copy, Debug)]
+struct TimeBounds {
+    from: Option<Timestamp>,
+    to: Option<Timestamp>,
+}
+
+impl TimeBounds {
+    /// Whether a lookup in this range finds an event with this time (an event without a
+    /// time is never in a time range).
+    fn holds(&self, time: Option<Timestamp>) -> bool {
+        let Some(time) = time else {
+            return self.from.is_none() && self.to.is_none();
+        };
+        self.from.is_none_or(|from| time >= from) && self.to.is_none_or(|to| time < to)
+    }
+}
+
+/// Windows of one node and address whose run times overlap, looked up together.
+#[derive(Clone, Debug)]
+struct Cluster {
+    node: String,
+    ip: String,
+    start: i64,
+    end: i64,
+}
+
+/// What a cluster's lookups found.
+struct ClusterEvents {
+    events: Vec<Event>,
+    session_events: Vec<Event>,
+}
+
+/// Events from a worker node (by host name or address).
+fn window_query(node: &str, ip: &str) -> Query {
+    let mut alternatives = vec![Query::term("client_host", node)];
+    if !ip.is_empty() {
+        alternatives.push(Query::term("client_ip", ip));
+    }
+    Query::Or(alternatives)
+}
+
+/// A file operation that names no other identity or token than those of the answer.
+fn is_window_candidate(event: &Event, subs: &HashSet<String>, jtis: &HashSet<String>) -> bool {
+    let is_file_operation = event.action.starts_with("file.")
+        || event.action.starts_with("transfer.")
+        || event.action == action::AUTHZ_DENY;
+    let foreign_sub = !event.sub.is_empty() && !subs.contains(&event.sub);
+    let foreign_jti = !event.jti.is_empty() && !jtis.contains(&event.jti);
+    is_file_operation && !foreign_sub && !foreign_jti
+}
+
+/// Merges the windows of each (node, address) whose intervals overlap or touch.
+fn window_clusters(windows: &[Window]) -> Vec<Cluster> {
+    let mut by_place: BTreeMap<(&str, &str), Vec<(i64, i64)>> = BTreeMap::new();
+    for window in windows {
+        by_place
+            .entry((window.node.as_str(), window.ip.as_str()))
+            .or_default()
+            .push((window.start, window.end));
+    }
+    let mut clusters = Vec::new();
+    for ((node, ip), mut intervals) in by_place {
+        intervals.sort_unstable();
+        let mut current: Option<(i64, i64)> = None;
+        for (start, end) in intervals {
+            current = match current {
+                Some((from, to)) if start <= to.saturating_add(1) => Some((from, to.max(end))),
+                Some((from, to)) => {
+                    clusters.push(Cluster {
+                        node: node.to_string(),
+                        ip: ip.to_string(),
+                        start: from,
+                        end: to,
+                    });
+                    Some((start, end))
+                }
+                None => Some((start, end)),
+            };
+        }
+        if let Some((from, to)) = current {
+            clusters.push(Cluster {
+                node: node.to_string(),
+                ip: ip.to_string(),
+                start: from,
+                end: to,
+            });
+        }
+    }
+    clusters
+}
+
+/// For each window, the index of the cluster that holds it.
+fn window_cluster_of(windows: &[Window], clusters: &[Cluster]) -> Vec<usize> {
+    windows
+        .iter()
+        .map(|window| {
+            clusters
+                .iter()
+                .position(|cluster| {
+                    cluster.node == window.node
+                        && cluster.ip == window.ip
+                        && cluster.start <= window.start
+                        && window.end <= cluster.end
+                })
+                .expect("every window is in one cluster")
+        })
+        .collect()
 }
 
 /// An X.509 distinguished name (`/DC=org/.../CN=Jane Roe`).
