@@ -82,6 +82,12 @@ enum Measure {
         #[arg(long, default_value_t = 3)]
         rounds: usize,
     },
+    /// Starts throwaway ClickHouse servers (shards of one cluster when > 1) in a temporary
+    /// directory, prints their store URL and keeps them until Ctrl-C (for trying the backend).
+    ClickhouseServer {
+        #[arg(long, default_value_t = 1)]
+        shards: usize,
+    },
     /// Figures and ratios from the measurements in a directory.
     Report {
         dir: PathBuf,
@@ -138,6 +144,16 @@ pub fn run(args: BenchArgs) -> Result<()> {
             seeds,
             rounds,
         } => compare_clickhouse(&logs, &truth, shards.max(1), seeds, rounds)?,
+        Measure::ClickhouseServer { shards } => {
+            use tokentrail_index::clickhouse::server::{find_binary, LocalServers};
+            let binary = find_binary().context("no ClickHouse server installed")?;
+            let servers = LocalServers::start(&binary, shards.max(1))?;
+            println!("{}", servers.url("tokentrail"));
+            eprintln!("ClickHouse running; Ctrl-C (or closing standard input) stops it");
+            let _ = std::io::Read::read(&mut std::io::stdin(), &mut [0u8; 1]);
+            drop(servers);
+            return Ok(());
+        }
         Measure::Report {
             dir,
             cores,

@@ -287,7 +287,7 @@ impl ClickHouseStore {
 
     fn select_events(
         &self,
-        condition: &str,
+        clauses: &str,
         limit: usize,
         order: Order,
     ) -> Result<Vec<Event>, Error> {
@@ -296,7 +296,7 @@ impl ClickHouseStore {
             Order::OldestFirst => "ASC",
         };
         let body = self.primary().query(&format!(
-            "SELECT doc, raw FROM {} WHERE {condition} ORDER BY time {direction} \
+            "SELECT doc, raw FROM {} {clauses} ORDER BY time {direction} \
              LIMIT 1 BY id LIMIT {limit} FORMAT JSONEachRow",
             self.table("events")
         ))?;
@@ -315,9 +315,9 @@ impl ClickHouseStore {
         Ok(events)
     }
 
-    fn count_where(&self, condition: &str) -> Result<u64, Error> {
+    fn count_where(&self, clauses: &str) -> Result<u64, Error> {
         let body = self.primary().query(&format!(
-            "SELECT uniqExact(id) FROM {} WHERE {condition} FORMAT TabSeparated",
+            "SELECT uniqExact(id) FROM {} {clauses} FORMAT TabSeparated",
             self.table("events")
         ))?;
         String::from_utf8_lossy(&body)
@@ -369,7 +369,7 @@ fn number_or_string<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result
 
 impl EventStore for ClickHouseStore {
     fn search(&self, query: &Query, limit: usize, order: Order) -> Result<Hits, Error> {
-        let condition = sql::condition(query)?;
+        let condition = sql::clauses(query)?;
         if limit == 0 {
             return Ok(Hits {
                 events: Vec::new(),
@@ -384,6 +384,11 @@ impl EventStore for ClickHouseStore {
             self.count_where(&condition)?
         };
         Ok(Hits { events, total })
+    }
+
+    fn terms_per_query(&self) -> usize {
+        // One scan of the column answers the whole IN list.
+        512
     }
 
     fn checkpoints(&self) -> Result<Checkpoints, Error> {

@@ -71,6 +71,13 @@ pub trait EventStore: Send + Sync {
 
     /// The checkpoints of the last commit.
     fn checkpoints(&self) -> Result<Checkpoints, Error>;
+
+    /// How many values of one field a lookup should put in one OR query. An index answers
+    /// each term from its dictionary, so small batches are cheap; a column store scans the
+    /// column once per query whatever the number of values, so it wants large ones.
+    fn terms_per_query(&self) -> usize {
+        64
+    }
 }
 
 /// Write access: batched, idempotent by event id, committed with checkpoints.

@@ -157,8 +157,6 @@ pub mod confidence {
     pub const PROBABLE: &str = "probable";
 }
 
-/// Terms per OR query (keeps each lookup small).
-const TERMS_PER_QUERY: usize = 64;
 /// A session id links events only within this distance of an event already in the answer
 /// (XRootD tidents are reused over days).
 const SESSION_WINDOW_MS: i64 = 24 * 3600 * 1000;
@@ -296,7 +294,7 @@ impl<'a> Expansion<'a> {
     /// Looks up many values of one field, in chunks.
     fn find_terms(&mut self, field: &str, values: &[String]) -> Result<Vec<Event>, Error> {
         let mut found = Vec::new();
-        for chunk in values.chunks(TERMS_PER_QUERY) {
+        for chunk in values.chunks(self.store.terms_per_query()) {
             let query = Query::Or(chunk.iter().map(|v| Query::term(field, v)).collect());
             found.extend(self.find(query)?);
         }
@@ -418,7 +416,7 @@ impl<'a> Expansion<'a> {
         // keeps only its events within a day of where the answer met it.
         let mut sessions = sessions;
         sessions.sort_by_key(|(_, at)| *at);
-        for chunk in sessions.chunks(TERMS_PER_QUERY) {
+        for chunk in sessions.chunks(self.store.terms_per_query()) {
             let earliest = chunk.iter().map(|(_, at)| *at).min().unwrap_or(0);
             let latest = chunk.iter().map(|(_, at)| *at).max().unwrap_or(0);
             let query = Query::Or(
@@ -624,7 +622,7 @@ impl<'a> Expansion<'a> {
             .into_iter()
             .collect();
         let mut session_events = Vec::new();
-        for chunk in sessions.chunks(TERMS_PER_QUERY) {
+        for chunk in sessions.chunks(self.store.terms_per_query()) {
             let query = Query::Or(chunk.iter().map(|s| Query::term("session_id", s)).collect());
             let from = Timestamp(cluster.start.saturating_sub(SESSION_WINDOW_MS));
             let to = Timestamp(cluster.end.saturating_add(SESSION_WINDOW_MS));
@@ -722,7 +720,7 @@ impl<'a> Expansion<'a> {
             .into_iter()
             .collect();
         let mut foreign_sessions = HashSet::new();
-        for chunk in sessions.chunks(TERMS_PER_QUERY) {
+        for chunk in sessions.chunks(self.store.terms_per_query()) {
             let query = Query::Or(chunk.iter().map(|s| Query::term("session_id", s)).collect());
             let from = Timestamp(window.start.saturating_sub(SESSION_WINDOW_MS));
             let to = Timestamp(window.end.saturating_add(SESSION_WINDOW_MS));
@@ -1005,7 +1003,7 @@ fn add_account_events(expansion: &mut Expansion<'_>) -> Result<(), Error> {
     );
     let mut found = Vec::new();
     for (field, values) in [("sub", &subs), ("client_id", &clients)] {
-        for chunk in values.chunks(TERMS_PER_QUERY) {
+        for chunk in values.chunks(expansion.store.terms_per_query()) {
             let keys = Query::Or(chunk.iter().map(|v| Query::term(field, v)).collect());
             found.extend(expansion.find(Query::And(vec![keys, administrative.clone()]))?);
         }

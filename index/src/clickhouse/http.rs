@@ -48,7 +48,15 @@ impl HttpClient {
 
     /// Runs `sql` (sent as the body) and returns the response body.
     pub(crate) fn query(&self, sql: &str) -> Result<Vec<u8>, Error> {
-        self.post("", sql.as_bytes())
+        let started = std::time::Instant::now();
+        let result = self.post("", sql.as_bytes());
+        tracing::trace!(
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            bytes = result.as_ref().map_or(0, Vec::len),
+            sql = %sql.chars().take(160).collect::<String>(),
+            "clickhouse query"
+        );
+        result
     }
 
     /// Sends `body` as the data of `sql` (`INSERT … FORMAT …`, sent in the query string), with

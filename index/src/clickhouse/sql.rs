@@ -77,6 +77,30 @@ fn words(text: &str) -> Vec<String> {
 }
 
 /// The condition for `query`.
+/// The filtering clauses of a query: `WHERE …`, or `PREWHERE <keys> WHERE <time>` when the
+/// query is lookup keys within a time window. The server would otherwise pick the cheap
+/// `day`/`time` columns for its own PREWHERE and read `doc` and `raw` for every row of the
+/// window; reading the key column first reads them only where a key matched (a session
+/// lookup over two days of 480k events: ~100 ms → ~17 ms on 18.16).
+pub(crate) fn clauses(query: &Query) -> Result<String, Error> {
+    if let Query::And(parts) = query {
+        let (time, keys): (Vec<&Query>, Vec<&Query>) = parts
+            .iter()
+            .partition(|part| matches!(part, Query::TimeRange { .. }));
+        if !time.is_empty() && !keys.is_empty() {
+            let join = |parts: Vec<&Query>| -> Result<String, Error> {
+                Ok(parts
+                    .into_iter()
+                    .map(|part| condition(part).map(|c| format!("({c})")))
+                    .collect::<Result<Vec<_>, _>>()?
+                    .join(" AND "))
+            };
+            return Ok(format!("PREWHERE {} WHERE {}", join(keys)?, join(time)?));
+        }
+    }
+    Ok(format!("WHERE {}", condition(query)?))
+}
+
 pub(crate) fn condition(query: &Query) -> Result<String, Error> {
     Ok(match query {
         Query::All => "1".to_string(),
@@ -223,6 +247,16 @@ mod tests {
         assert_eq!(
             condition(&query).unwrap(),
             "time >= 1741600000000 AND day >= toDate('2025-03-10')"
+        );
+        let lookup =
+            Query::term("session_id", "s'1").within(None, Some(Timestamp(1_741_600_000_000)));
+        assert_eq!(
+            clauses(&lookup).unwrap(),
+            "PREWHERE (session_id = 's\\'1') WHERE (time >= -9223372036854775807 AND time < 1741600000000 AND day <= toDate('2025-03-10'))"
+        );
+        assert_eq!(
+            clauses(&Query::term("jti", "j")).unwrap(),
+            "WHERE jti = 'j'"
         );
         let until = Query::TimeRange {
             from: None,
