@@ -48,7 +48,8 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// List the log formats tokentrail reads.
     Formats,
-    /// Serve the web UI and the JSON API (sign-in required; see `tokentrail user`).
+    /// Serve the web UI and the JSON API (sign-in required; see `tokentrail user`); with
+    /// --config, run the collectors beside it.
     Serve(ServeArgs),
     /// Manage the web UI's local accounts and API keys.
     User(UserArgs),

@@ -277,8 +277,12 @@ fn seeds() -> Vec<u64> {
 
 #[test]
 fn random_file_operations_store_every_line_exactly_once() {
+    // Longer sequences for sweeps: TOKENTRAIL_MODEL_STEPS=150.
+    let steps = std::env::var("TOKENTRAIL_MODEL_STEPS")
+        .map(|steps| steps.parse().expect("TOKENTRAIL_MODEL_STEPS is a number"))
+        .unwrap_or(40);
     for seed in seeds() {
-        run_model(seed.wrapping_mul(0x2545_f491_4f6c_dd1d) | 1, 40);
+        run_model(seed.wrapping_mul(0x2545_f491_4f6c_dd1d) | 1, steps);
     }
 }
 

@@ -304,8 +304,7 @@ fn serve_with_config_collects_beside_the_web_server() {
     let size = std::fs::metadata(&log_file).unwrap().len();
     assert_eq!(files["files"][0]["committed"], size, "{status}");
     assert_eq!(files["lag_bytes"], 0, "{status}");
-    assert!(
-        !server.log_text().contains(PUSH_KEY),
-        "the push key was logged"
-    );
+    let log_text = server.log_text();
+    assert!(!log_text.contains(PUSH_KEY), "the push key was logged");
+    assert!(!log_text.contains(&key), "the API key was logged");
 }
