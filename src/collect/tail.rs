@@ -333,6 +333,7 @@ impl Tailer {
         // known stream only if it starts with all of the stream's known start (the same
         // length compared) and holds at least what was committed of it.
         let mut found: Option<String> = None;
+        let mut shorter_than_committed = false;
         for (fingerprint, stream) in &self.streams {
             let (identity_len, identity) = stream.checkpoint.identity(fingerprint);
             let identity_len = identity_len as usize;
@@ -358,8 +359,9 @@ impl Tailer {
             }
             if !compressed && file.size < stream.checkpoint.end {
                 // Starts like the stream but is shorter than what was read of it: not a later
-                // view of it (a partial copy); reading it as new would store lines twice.
-                return Ok(());
+                // view of it (a partial copy).
+                shorter_than_committed = true;
+                continue;
             }
             let same_inode = stream.checkpoint.dev == file.dev && stream.checkpoint.ino == file.ino;
             if same_inode || found.is_none() {
@@ -368,6 +370,10 @@ impl Tailer {
             if same_inode {
                 break;
             }
+        }
+        if found.is_none() && shorter_than_committed {
+            // Reading a partial copy as a new stream would store its lines twice.
+            return Ok(());
         }
         if found.is_none() && prefix.len() < FINGERPRINT_BYTES {
             // A copy being made (copytruncate) starts like a file still followed: wait
