@@ -48,7 +48,8 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// List the log formats tokentrail reads.
     Formats,
-    /// Serve the web UI and the JSON API (sign-in required; see `tokentrail user`).
+    /// Serve the web UI and the JSON API (sign-in required; see `tokentrail user`); with
+    /// --config, run the collectors beside it.
     Serve(ServeArgs),
     /// Manage the web UI's local accounts and API keys.
     User(UserArgs),
@@ -355,6 +356,7 @@ pub fn run(cli: Cli) -> Result<()> {
 }
 
 /// Which store the global `--data` / `--store` options select.
+#[derive(Clone, Debug)]
 pub enum StoreChoice {
     /// The embedded tantivy index in this data directory.
     Tantivy(PathBuf),
@@ -664,11 +666,12 @@ fn run_demo(args: DemoArgs) -> Result<()> {
         &demo.data,
         &StoreChoice::Tantivy(demo.data.clone()),
         ServeArgs {
-            listen: args.listen,
+            listen: Some(args.listen),
             accounts: None,
             secure_cookies: false,
             report_config: None,
             site_networks: Vec::new(),
+            config: None,
         },
     )
 }
@@ -706,9 +709,10 @@ fn run_status(choice: &StoreChoice, args: StatusArgs) -> Result<()> {
 /// `tokentrail serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on; a non-loopback address needs an account (`tokentrail user add`).
-    #[arg(long, env = "TOKENTRAIL_LISTEN", default_value = "127.0.0.1:8080")]
-    pub listen: std::net::SocketAddr,
+    /// Address to listen on [default: the --config file's `listen`, else 127.0.0.1:8080]; a
+    /// non-loopback address needs an account (`tokentrail user add`).
+    #[arg(long, env = "TOKENTRAIL_LISTEN")]
+    pub listen: Option<std::net::SocketAddr>,
     /// Accounts file (default DATA/accounts.json).
     #[arg(long, env = "TOKENTRAIL_ACCOUNTS")]
     pub accounts: Option<PathBuf>,
@@ -722,12 +726,45 @@ pub struct ServeArgs {
     /// A site network in CIDR notation (repeat) for the report's outside-network rule.
     #[arg(long = "site-network", value_name = "CIDR")]
     pub site_networks: Vec<crate::analytics::Cidr>,
+    /// Run the collectors of this configuration (see examples/tokentrail.toml) beside the
+    /// server, on the same store: files, syslog, and `POST /api/v1/ingest` on this listener.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
+/// Where `serve` listens when neither --listen nor the config says.
+const DEFAULT_LISTEN: std::net::SocketAddr =
+    std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8080);
+
 fn run_serve(data: &std::path::Path, choice: &StoreChoice, args: ServeArgs) -> Result<()> {
+    let collect_config = args
+        .config
+        .as_deref()
+        .map(crate::collect::Config::load)
+        .transpose()?;
+    // With collectors, the config chooses the store as for `collect` (--store still wins),
+    // and its `data` holds the accounts, audit log and watchlist too.
+    let (choice, data) = match &collect_config {
+        Some(config) => {
+            let cli_store = match choice {
+                StoreChoice::ClickHouse(url) => Some(url.as_str()),
+                StoreChoice::Tantivy(_) => None,
+            };
+            (
+                config.store_choice(data, cli_store),
+                config.data.clone().unwrap_or_else(|| data.to_path_buf()),
+            )
+        }
+        None => (choice.clone(), data.to_path_buf()),
+    };
     let store = choice.open()?;
-    let mut config = tokentrail_web::ServerConfig::new(data);
-    config.listen = args.listen;
+    let mut config = tokentrail_web::ServerConfig::new(&data);
+    // --listen wins; the collector config's `listen` (where `collect` serves the push
+    // endpoint) is the web server's address otherwise, so pushers need no change.
+    config.listen = args
+        .listen
+        .or(collect_config.as_ref().and_then(|c| c.listen))
+        .unwrap_or(DEFAULT_LISTEN);
     config.secure_cookies = args.secure_cookies;
     if let Some(accounts) = args.accounts {
         config.accounts_file = accounts;
@@ -741,8 +778,15 @@ fn run_serve(data: &std::path::Path, choice: &StoreChoice, args: ServeArgs) -> R
         .enable_all()
         .build()
         .context("while starting the async runtime")?;
-    runtime.block_on(tokentrail_web::serve(config, store))?;
-    Ok(())
+    match collect_config {
+        Some(collect_config) => runtime.block_on(crate::collect::serve_with_collectors(
+            collect_config,
+            config,
+            store,
+            choice.describe(),
+        )),
+        None => Ok(runtime.block_on(tokentrail_web::serve(config, store))?),
+    }
 }
 
 /// `tokentrail user`.

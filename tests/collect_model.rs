@@ -253,13 +253,128 @@ fn compress(path: &Path, logs: &Path) {
     std::fs::remove_file(path).unwrap();
 }
 
+/// Seeds that once failed, run on every test run beside 1–3 (seed 29: a file first seen
+/// while it held half a line was taken for the rotated copy of a later file that started
+/// alike, and the lines of the real rotated file were never read).
+const REGRESSION_SEEDS: &[u64] = &[29];
+
+/// `TOKENTRAIL_MODEL_SEED=N` runs one seed, `TOKENTRAIL_MODEL_SEEDS=A..B` a range (a sweep:
+/// `TOKENTRAIL_MODEL_SEEDS=1..200 cargo test --release --test collect_model`).
+fn seeds() -> Vec<u64> {
+    if let Ok(seed) = std::env::var("TOKENTRAIL_MODEL_SEED") {
+        return vec![seed.parse().expect("TOKENTRAIL_MODEL_SEED is a number")];
+    }
+    if let Ok(range) = std::env::var("TOKENTRAIL_MODEL_SEEDS") {
+        let (from, to) = range
+            .split_once("..")
+            .expect("TOKENTRAIL_MODEL_SEEDS is FROM..TO");
+        let from: u64 = from.parse().expect("FROM is a number");
+        let to: u64 = to.parse().expect("TO is a number");
+        return (from..=to).collect();
+    }
+    [1, 2, 3].iter().chain(REGRESSION_SEEDS).copied().collect()
+}
+
 #[test]
 fn random_file_operations_store_every_line_exactly_once() {
-    let seeds: Vec<u64> = match std::env::var("TOKENTRAIL_MODEL_SEED") {
-        Ok(seed) => vec![seed.parse().unwrap()],
-        Err(_) => vec![1, 2, 3],
-    };
-    for seed in seeds {
-        run_model(seed.wrapping_mul(0x2545_f491_4f6c_dd1d) | 1, 40);
+    // Longer sequences for sweeps: TOKENTRAIL_MODEL_STEPS=150.
+    let steps = std::env::var("TOKENTRAIL_MODEL_STEPS")
+        .map(|steps| steps.parse().expect("TOKENTRAIL_MODEL_STEPS is a number"))
+        .unwrap_or(40);
+    for seed in seeds() {
+        run_model(seed.wrapping_mul(0x2545_f491_4f6c_dd1d) | 1, steps);
     }
+}
+
+/// The loss behind seed 29, step by step: the collector sees `app.log` while it holds only
+/// the start of a line; the line is completed and the file rotated and read to its end; after
+/// a restart a new `app.log` starts with the same bytes. It is a new stream, not the rotated
+/// one seen again (which would resume it past its first line).
+#[test]
+fn file_first_seen_with_half_a_line_is_not_confused_with_a_new_file_that_starts_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = format!(
+        "timezone = \"UTC\"\nlisten = \"127.0.0.1:{port}\"\ncommit_interval_ms = 100\n[[files]]\nname = \"model\"\npaths = [\"{}/app*.log*\"]\npoll_interval_ms = 20\nrotate_grace_ms = 300\n",
+        logs.display()
+    );
+    let live = logs.join("app.log");
+    let start = "2026-11-22T10:00:";
+    let first = "2026-11-22T10:00:00Z first file line one";
+    let second = "2026-11-22T10:00:00Z second file, whose first line is longer";
+    std::fs::write(&live, start).unwrap();
+    let mut collector = Collector::start(dir.path(), &config);
+    // The half line is read (and held back) once the file is open.
+    let opened = "tokentrail_collector_open_files{collector=\"model\",kind=\"files\"} 1";
+    let seen = wait_for(Duration::from_secs(60), || metrics(port).contains(opened));
+    assert!(
+        seen,
+        "the half line was not read; log:\n{}",
+        collector.log_text()
+    );
+
+    let mut handle = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&live)
+        .unwrap();
+    handle
+        .write_all(format!("{}\n", &first[start.len()..]).as_bytes())
+        .unwrap();
+    drop(handle);
+    std::fs::rename(&live, logs.join("app.log.1")).unwrap();
+    let data = collector.data.clone();
+    // Read to its end and closed (rotated, quiet for rotate_grace).
+    let finished = wait_for(Duration::from_secs(60), || {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_tokentrail"))
+            .arg("--data")
+            .arg(&data)
+            .args(["status", "--format", "json"])
+            .output()
+            .unwrap();
+        let status: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+        status.to_string().contains("\"finished\":true")
+    });
+    assert!(
+        finished,
+        "the rotated file was not closed; log:\n{}",
+        collector.log_text()
+    );
+    collector.restart();
+    std::fs::write(&live, format!("{second}\n")).unwrap();
+
+    let expected = vec![first.to_string(), second.to_string()];
+    let complete = wait_for(Duration::from_secs(60), || {
+        stored_lines(&data).values().sum::<usize>() >= expected.len()
+    });
+    collector.terminate();
+    let stored = stored_lines(&data);
+    assert!(
+        complete,
+        "lines missing: {stored:?}; log:\n{}",
+        collector.log_text()
+    );
+    assert_exactly_once(&stored, &expected, "half-line start");
+}
+
+/// The collector's `/metrics` text (empty while it does not answer).
+fn metrics(port: u16) -> String {
+    use std::io::Read;
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    if stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .is_err()
+    {
+        return String::new();
+    }
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response
 }

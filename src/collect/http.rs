@@ -79,11 +79,20 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// The router: `POST /api/v1/ingest` and `GET /metrics`.
+/// The router of `tokentrail collect`: `POST /api/v1/ingest` and `GET /metrics`.
 pub fn http_push_router(state: PushState) -> Router {
+    push_ingest_router(state.clone()).merge(
+        Router::new()
+            .route("/metrics", get(metrics))
+            .with_state(state),
+    )
+}
+
+/// `POST /api/v1/ingest` alone, for a server that has its own `/metrics` (`tokentrail serve
+/// --config` adds the collectors' counters to the web server's).
+pub fn push_ingest_router(state: PushState) -> Router {
     Router::new()
         .route("/api/v1/ingest", post(ingest))
-        .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

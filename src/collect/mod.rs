@@ -27,7 +27,7 @@ use tokentrail_index::Backend;
 use tokentrail_parsers::time::Zone;
 
 pub use config::Config;
-pub use http::{http_push_router, PushState};
+pub use http::{http_push_router, push_ingest_router, PushState};
 pub use metrics::{CollectorMetrics, Metrics};
 pub use writer::{CollectorState, StreamCheckpoint};
 
@@ -249,8 +249,44 @@ pub fn run_collect(config: Config, data: &std::path::Path, store: Option<&str>) 
     })
 }
 
+/// `tokentrail serve --config FILE`: the collectors of `config` and the web server on one
+/// store. The collectors' writer is the only writer (the server reads, and sees each commit
+/// at once: the writer refreshes the shared store); `POST /api/v1/ingest` is served on the
+/// web server's listener and the collectors' counters join its `/metrics`. On SIGINT or
+/// SIGTERM the server stops, then the collectors commit their positions and stop.
+pub async fn serve_with_collectors(
+    config: Config,
+    web: tokentrail_web::ServerConfig,
+    backend: Arc<dyn Backend>,
+    described_store: String,
+) -> Result<()> {
+    let stop_signal = shutdown_signal()?;
+    if let Some(address) = config.listen.filter(|address| *address != web.listen) {
+        tracing::info!(config_listen = %address, listen = %web.listen, "--listen wins: the push endpoint is served on the web server's address");
+    }
+    let collectors = spawn(&config, Arc::clone(&backend))?;
+    let metrics = collectors.metrics();
+    let extras = tokentrail_web::ServeExtras {
+        routes: Some(push_ingest_router(collectors.push_state())),
+        metrics: Some(Arc::new(move || metrics.render())),
+        shutdown: Some(Box::pin(stop_signal)),
+    };
+    eprintln!(
+        "tokentrail: collecting into {} ({} file collectors, {} syslog receivers, push on the web server); Ctrl-C stops",
+        described_store,
+        config.files.len(),
+        config.syslog.len(),
+    );
+    let served = tokentrail_web::serve_with(web, backend, extras).await;
+    let stopped = tokio::task::spawn_blocking(move || collectors.stop())
+        .await
+        .context("while stopping the collectors")?;
+    served.context("while serving")?;
+    stopped
+}
+
 /// Registers SIGINT and SIGTERM now; the future ends when either arrives.
-fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
+pub(crate) fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut interrupt = signal(SignalKind::interrupt()).context("while catching SIGINT")?;
     let mut terminate = signal(SignalKind::terminate()).context("while catching SIGTERM")?;

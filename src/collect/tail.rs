@@ -72,6 +72,9 @@ struct Open {
     missing_since: Option<Instant>,
     /// The path it was first opened at (a different current path means it was rotated).
     opened_at: String,
+    /// The stream's first bytes as known (up to `FINGERPRINT_BYTES`): grows with the file
+    /// and becomes the checkpoint's `head`.
+    head: Vec<u8>,
 }
 
 struct Stream {
@@ -89,6 +92,9 @@ pub(crate) struct Tailer {
     streams: BTreeMap<String, Stream>,
     /// Compressed files waiting for their size to settle.
     gz_sizes: HashMap<PathBuf, u64>,
+    /// Files found to be a finished stream read to its end, by (device, inode), with the
+    /// size and change times they had then: not looked at again while these stay the same.
+    done: HashMap<(u64, u64), (u64, i64, i64)>,
     buffer: Vec<u8>,
 }
 
@@ -97,6 +103,15 @@ struct Seen {
     dev: u64,
     ino: u64,
     size: u64,
+    /// Modification and status change times (nanoseconds).
+    mtime: i64,
+    ctime: i64,
+}
+
+impl Seen {
+    fn unchanged_since(&self) -> (u64, i64, i64) {
+        (self.size, self.mtime, self.ctime)
+    }
 }
 
 fn now_secs() -> i64 {
@@ -134,6 +149,7 @@ impl Tailer {
             metrics,
             streams,
             gz_sizes: HashMap::new(),
+            done: HashMap::new(),
             buffer: vec![0; READ_BLOCK],
         }
     }
@@ -166,12 +182,22 @@ impl Tailer {
                         dev: metadata.dev(),
                         ino: metadata.ino(),
                         size: metadata.len(),
+                        mtime: metadata
+                            .mtime()
+                            .saturating_mul(1_000_000_000)
+                            .saturating_add(metadata.mtime_nsec()),
+                        ctime: metadata
+                            .ctime()
+                            .saturating_mul(1_000_000_000)
+                            .saturating_add(metadata.ctime_nsec()),
                     });
                 }
             }
         }
         seen.sort_by(|a, b| a.path.cmp(&b.path));
         seen.dedup_by(|a, b| a.path == b.path);
+        self.done
+            .retain(|inode, _| seen.iter().any(|s| (s.dev, s.ino) == *inode));
 
         // 1. Open streams: follow renames, notice truncation, read what grew.
         let mut claimed: Vec<bool> = vec![false; seen.len()];
@@ -191,9 +217,10 @@ impl Tailer {
                     claimed[index] = true;
                     open.missing_since = None;
                     stream.checkpoint.path = seen[index].path.display().to_string();
+                    let (identity_len, identity) = stream.checkpoint.identity(fingerprint);
                     let rewritten = !open.compressed
                         && seen[index].size != stream.checkpoint.size
-                        && !content_matches(&open.file, stream.checkpoint.prefix_len, fingerprint);
+                        && !content_matches(&open.file, identity_len, identity);
                     if !open.compressed && (seen[index].size < open.read_pos || rewritten) {
                         // Truncated in place (copytruncate): what it held lives on in the
                         // copy, if the copy is found; the inode's new content is a new stream.
@@ -230,12 +257,23 @@ impl Tailer {
             }
         }
 
-        // 2. Inodes no open stream follows.
-        for (index, file) in seen.iter().enumerate() {
-            if claimed[index] {
-                continue;
-            }
-            self.consider(file)?;
+        // 2. Inodes no open stream follows. Those in the inode a known stream was last read
+        // from go first: after a restart a renamed file is resumed in its own inode before a
+        // new file that starts alike could be taken for its copy.
+        let mut unclaimed: Vec<(bool, usize)> = (0..seen.len())
+            .filter(|index| !claimed[*index])
+            .map(|index| {
+                let known_inode = self.streams.values().any(|s| {
+                    s.open.is_none()
+                        && s.checkpoint.dev == seen[index].dev
+                        && s.checkpoint.ino == seen[index].ino
+                });
+                (!known_inode, index)
+            })
+            .collect();
+        unclaimed.sort();
+        for (_, index) in unclaimed {
+            self.consider(&seen[index])?;
         }
         let open: Vec<&Stream> = self.streams.values().filter(|s| s.open.is_some()).collect();
         self.metrics
@@ -257,17 +295,12 @@ impl Tailer {
 
     /// A file no open stream follows: is it done, a stream to resume, a copy, or new?
     fn consider(&mut self, file: &Seen) -> Result<(), Stopped> {
-        // Known inode, unchanged since: nothing to do (the common case for old rotations).
-        let done = self.streams.values().any(|s| {
-            s.open.is_none()
-                && s.checkpoint.dev == file.dev
-                && s.checkpoint.ino == file.ino
-                && s.checkpoint.size == file.size
-                && s.checkpoint.finished
-        });
-        if done {
+        // A finished stream's file, unchanged since: nothing to do (the common case for old
+        // rotations). The change times tell a deleted file's reused inode apart.
+        if self.done.get(&(file.dev, file.ino)) == Some(&file.unchanged_since()) {
             return Ok(());
         }
+        self.done.remove(&(file.dev, file.ino));
         if file.size == 0 {
             return Ok(());
         }
@@ -296,28 +329,51 @@ impl Tailer {
         }
         let shown_path = file.path.display().to_string();
 
-        // Same inode and same content: a stream to resume (restart) or reopen.
+        // Same content: a stream to resume (restart), reopen, or a copy of one. A file is a
+        // known stream only if it starts with all of the stream's known start (the same
+        // length compared) and holds at least what was committed of it.
         let mut found: Option<String> = None;
+        let mut shorter_than_committed = false;
         for (fingerprint, stream) in &self.streams {
-            if (stream.checkpoint.prefix_len as usize) > prefix.len() {
+            let (identity_len, identity) = stream.checkpoint.identity(fingerprint);
+            let identity_len = identity_len as usize;
+            if identity_len > prefix.len() || fingerprint_of(&prefix[..identity_len]) != identity {
                 continue;
             }
-            if fingerprint_of(&prefix[..stream.checkpoint.prefix_len as usize]) == *fingerprint {
-                if stream.open.is_some() {
-                    // A copy of a file still followed (copytruncate before the truncation,
-                    // or a hard link): the original is read; the copy takes over only if
-                    // the original shrinks or goes away.
+            if let Some(open) = &stream.open {
+                if open.compressed {
+                    continue;
+                }
+                // A copy of a file still followed (copytruncate before the truncation, or a
+                // hard link) holds nothing the followed file lacks: the original is read, and
+                // the copy takes over only once the original shrinks or goes away. A file
+                // truncated since this poll began is left for the next poll to notice.
+                let current = open.file.metadata().map(|m| m.len()).unwrap_or(0);
+                let truncated = current < open.read_pos
+                    || !content_matches(&open.file, identity_len as u64, identity);
+                if truncated || starts_with_file(&open.file, &prefix) {
                     return Ok(());
                 }
-                let same_inode =
-                    stream.checkpoint.dev == file.dev && stream.checkpoint.ino == file.ino;
-                if same_inode || found.is_none() {
-                    found = Some(fingerprint.clone());
-                }
-                if same_inode {
-                    break;
-                }
+                // Starts like the followed file but goes on differently: another file.
+                continue;
             }
+            if !compressed && file.size < stream.checkpoint.end {
+                // Starts like the stream but is shorter than what was read of it: not a later
+                // view of it (a partial copy).
+                shorter_than_committed = true;
+                continue;
+            }
+            let same_inode = stream.checkpoint.dev == file.dev && stream.checkpoint.ino == file.ino;
+            if same_inode || found.is_none() {
+                found = Some(fingerprint.clone());
+            }
+            if same_inode {
+                break;
+            }
+        }
+        if found.is_none() && shorter_than_committed {
+            // Reading a partial copy as a new stream would store its lines twice.
+            return Ok(());
         }
         if found.is_none() && prefix.len() < FINGERPRINT_BYTES {
             // A copy being made (copytruncate) starts like a file still followed: wait
@@ -338,13 +394,27 @@ impl Tailer {
                     && stream.checkpoint.dev == file.dev
                     && stream.checkpoint.ino == file.ino
                 {
+                    self.done
+                        .insert((file.dev, file.ino), file.unchanged_since());
                     return Ok(());
                 }
                 fingerprint
             }
             None => {
                 let prefix_len = prefix.len().min(FINGERPRINT_BYTES);
-                let fingerprint = fingerprint_of(&prefix[..prefix_len]);
+                let mut fingerprint = fingerprint_of(&prefix[..prefix_len]);
+                let mut salt = 0u64;
+                while self.streams.contains_key(&fingerprint) {
+                    // Another stream was first seen holding exactly these bytes and has grown
+                    // since: this file needs a key of its own (its event ids derive from it).
+                    salt += 1;
+                    let mut salted = prefix[..prefix_len].to_vec();
+                    salted.extend_from_slice(b"\0tokentrail-stream\0");
+                    salted.extend_from_slice(&file.dev.to_le_bytes());
+                    salted.extend_from_slice(&file.ino.to_le_bytes());
+                    salted.extend_from_slice(&salt.to_le_bytes());
+                    fingerprint = fingerprint_of(&salted);
+                }
                 self.streams.insert(
                     fingerprint.clone(),
                     Stream {
@@ -353,6 +423,8 @@ impl Tailer {
                             dev: file.dev,
                             ino: file.ino,
                             prefix_len: prefix_len as u64,
+                            head_len: prefix_len as u64,
+                            head: fingerprint_of(&prefix[..prefix_len]),
                             ..StreamCheckpoint::default()
                         },
                         open: None,
@@ -361,7 +433,7 @@ impl Tailer {
                 fingerprint
             }
         };
-        self.open_stream(&fingerprint, file, compressed)?;
+        self.open_stream(&fingerprint, file, compressed, prefix)?;
         self.read_stream(&fingerprint, compressed)
     }
 
@@ -370,6 +442,7 @@ impl Tailer {
         fingerprint: &str,
         file: &Seen,
         compressed: bool,
+        head: Vec<u8>,
     ) -> Result<(), Stopped> {
         let shown_path = file.path.display().to_string();
         let host = self
@@ -440,6 +513,7 @@ impl Tailer {
             last_growth: Instant::now(),
             missing_since: None,
             opened_at: shown_path,
+            head,
         });
         Ok(())
     }
@@ -475,6 +549,7 @@ impl Tailer {
                 }
             };
             open.last_growth = Instant::now();
+            extend_head(&mut open.head, open.read_pos, &self.buffer[..read]);
             bytes += read as u64;
             let mut rest = &self.buffer[..read];
             while !rest.is_empty() {
@@ -599,10 +674,28 @@ fn stream_checkpoint(
         .unwrap_or((open.line_start, open.line_number));
     checkpoint.resume = resume;
     checkpoint.resume_line = resume_line;
+    if open.head.len() as u64 > checkpoint.head_len || checkpoint.head.is_empty() {
+        checkpoint.head_len = open.head.len() as u64;
+        checkpoint.head = fingerprint_of(&open.head);
+    }
     checkpoint.end = checkpoint.end.max(open.line_start);
     checkpoint.finished = finished;
     checkpoint.seen = now_secs();
     checkpoint.clone()
+}
+
+/// Adds the bytes of a block read at `block_start` that extend the known start of a stream.
+fn extend_head(head: &mut Vec<u8>, block_start: u64, block: &[u8]) {
+    let known = head.len() as u64;
+    if head.len() >= FINGERPRINT_BYTES || block_start > known {
+        return;
+    }
+    let skip = (known - block_start) as usize;
+    if skip >= block.len() {
+        return;
+    }
+    let take = (FINGERPRINT_BYTES - head.len()).min(block.len() - skip);
+    head.extend_from_slice(&block[skip..skip + take]);
 }
 
 fn append_capped(open: &mut Open, bytes: &[u8], max_line: usize) {
@@ -717,5 +810,45 @@ fn content_matches(file: &File, prefix_len: u64, fingerprint: &str) -> bool {
     match file.read_exact_at(&mut head, 0) {
         Ok(()) => fingerprint_of(&head) == fingerprint,
         Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn head_grows_with_contiguous_blocks_up_to_the_fingerprint_length() {
+        let mut head = b"2026-11-22T10:00:".to_vec();
+        // A block that starts inside the known head adds only what follows it.
+        extend_head(&mut head, 11, b"10:00:00Z line one\n");
+        assert_eq!(head, b"2026-11-22T10:00:00Z line one\n");
+        // A block after a gap adds nothing (the bytes between are unknown).
+        let known = head.len();
+        extend_head(&mut head, known as u64 + 5, b"more");
+        assert_eq!(head.len(), known);
+        // Never beyond the fingerprint length.
+        let long = vec![b'x'; 2 * FINGERPRINT_BYTES];
+        extend_head(&mut head, known as u64, &long);
+        assert_eq!(head.len(), FINGERPRINT_BYTES);
+    }
+
+    #[test]
+    fn identity_is_the_longer_head_once_taken() {
+        let key = fingerprint_of(b"2026-11-22T10:00:");
+        let mut checkpoint = StreamCheckpoint {
+            prefix_len: 17,
+            ..StreamCheckpoint::default()
+        };
+        // A checkpoint of an older version: the key over `prefix_len`.
+        assert_eq!(checkpoint.identity(&key), (17, key.as_str()));
+        let whole = b"2026-11-22T10:00:00Z line one\n";
+        checkpoint.head_len = whole.len() as u64;
+        checkpoint.head = fingerprint_of(whole);
+        let head = fingerprint_of(whole);
+        assert_eq!(
+            checkpoint.identity(&key),
+            (whole.len() as u64, head.as_str())
+        );
     }
 }

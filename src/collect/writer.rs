@@ -22,8 +22,18 @@ pub struct StreamCheckpoint {
     /// Device and inode it was last read from.
     pub dev: u64,
     pub ino: u64,
-    /// Bytes of its start that make up the fingerprint.
+    /// Bytes of its start that make up the fingerprint (the stream's key and event-id seed,
+    /// fixed when the stream is first seen).
     pub prefix_len: u64,
+    /// Bytes of its start covered by `head`: taken again as the file grows, up to the full
+    /// fingerprint length, so that a stream first seen while it held a few bytes (half a
+    /// line) is not mistaken for a later file that merely starts alike.
+    #[serde(default)]
+    pub head_len: u64,
+    /// Fingerprint of the first `head_len` bytes (empty in checkpoints of older versions:
+    /// the key over `prefix_len` is the identity then).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub head: String,
     /// A restart reads again from here (a line boundary where no multi-line record was open).
     pub resume: u64,
     /// Lines before `resume`.
@@ -39,6 +49,18 @@ pub struct StreamCheckpoint {
     /// Unix seconds it was last read or seen.
     #[serde(default)]
     pub seen: i64,
+}
+
+impl StreamCheckpoint {
+    /// The length and fingerprint of the longest start of the stream that is known: a file
+    /// is this stream only if its first bytes match over this length.
+    pub fn identity<'a>(&'a self, key: &'a str) -> (u64, &'a str) {
+        if self.head.is_empty() || self.head_len < self.prefix_len {
+            (self.prefix_len, key)
+        } else {
+            (self.head_len, &self.head)
+        }
+    }
 }
 
 /// What one collector keeps in the commit payload (`Checkpoints.collectors[<kind>:<name>]`).

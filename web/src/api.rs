@@ -516,6 +516,9 @@ pub async fn metrics(State(state): State<AppState>, _user: User) -> Response {
             tracing::warn!(%error, "cannot read the store for /metrics");
         }
     }
+    if let Some(extra) = &state.extra_metrics {
+        out.push_str(&extra());
+    }
     ([(CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }
 

@@ -20,9 +20,11 @@ pub mod recognise;
 mod report;
 mod watchlist;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -95,6 +97,23 @@ impl ServerConfig {
     }
 }
 
+/// Produces more Prometheus text for `/metrics` (a host program's own counters).
+pub type MetricsSource = Arc<dyn Fn() -> String + Send + Sync>;
+
+/// What a host program adds to the server (the web crate knows nothing of it): `tokentrail
+/// serve --config` mounts the collectors' push endpoint and shows their counters this way.
+#[derive(Default)]
+pub struct ServeExtras {
+    /// Routes merged into the app, behind the same security headers and request counters.
+    /// They bring their own state and authentication, and must not reuse the app's paths
+    /// (`/metrics` included): a route defined twice is a programming error (axum panics).
+    pub routes: Option<Router>,
+    /// Appended to the `/metrics` output; its series must not reuse the server's names.
+    pub metrics: Option<MetricsSource>,
+    /// Resolves when the server should stop (default: Ctrl-C).
+    pub shutdown: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+}
+
 /// Everything the handlers share.
 pub struct Inner {
     pub(crate) store: Arc<dyn EventStore>,
@@ -105,6 +124,8 @@ pub struct Inner {
     pub(crate) watchlist: watchlist::SharedWatchlist,
     pub(crate) alerts: alerts::Alerts,
     pub(crate) config: ServerConfig,
+    /// More text for `/metrics` (see [`ServeExtras::metrics`]).
+    pub(crate) extra_metrics: Option<MetricsSource>,
 }
 
 /// The shared state of the app (cheap to clone).
@@ -121,6 +142,15 @@ impl Deref for AppState {
 impl AppState {
     /// State over a store; opens the accounts file, the audit log and the watchlist.
     pub fn new(config: ServerConfig, store: Arc<dyn EventStore>) -> Result<Self, WebError> {
+        Self::with_metrics(config, store, None)
+    }
+
+    /// Like [`AppState::new`], with more text for `/metrics`.
+    pub fn with_metrics(
+        config: ServerConfig,
+        store: Arc<dyn EventStore>,
+        extra_metrics: Option<MetricsSource>,
+    ) -> Result<Self, WebError> {
         std::fs::create_dir_all(&config.data_dir).map_err(|source| WebError::Io {
             path: config.data_dir.clone(),
             source,
@@ -134,6 +164,7 @@ impl AppState {
             watchlist: watchlist::SharedWatchlist::open(&config.data_dir),
             alerts: alerts::Alerts::open(&config.data_dir),
             config,
+            extra_metrics,
         })))
     }
 
@@ -212,6 +243,11 @@ async fn count_requests(State(state): State<AppState>, request: Request, next: N
 
 /// The whole app: API, metrics, UI and assets.
 pub fn app(state: AppState) -> Router {
+    app_with(state, Router::new())
+}
+
+/// The whole app with a host program's routes merged in (see [`ServeExtras::routes`]).
+pub fn app_with(state: AppState, extra_routes: Router) -> Router {
     Router::new()
         .route("/api/v1/health", get(api::health))
         .route("/api/v1/openapi.json", get(api::openapi))
@@ -257,17 +293,25 @@ pub fn app(state: AppState) -> Router {
         .route("/report", get(report::report_page))
         .route("/assets/{name}", get(pages::asset))
         .fallback(pages::not_found)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            count_requests,
-        ))
+        .with_state(state.clone())
+        .merge(extra_routes)
+        .layer(middleware::from_fn_with_state(state, count_requests))
         .layer(middleware::from_fn(same_origin_writes))
         .layer(middleware::from_fn(security_headers))
-        .with_state(state)
 }
 
 /// Serves the app until Ctrl-C. Refuses a non-loopback address while no account exists.
 pub async fn serve(config: ServerConfig, store: Arc<dyn Backend>) -> Result<(), WebError> {
+    serve_with(config, store, ServeExtras::default()).await
+}
+
+/// Serves the app with a host program's routes and metrics until `extras.shutdown` resolves
+/// (Ctrl-C without one). The server only reads the store (and refreshes its view of it).
+pub async fn serve_with(
+    config: ServerConfig,
+    store: Arc<dyn Backend>,
+    extras: ServeExtras,
+) -> Result<(), WebError> {
     let accounts = accounts::load(&config.accounts_file)?;
     if accounts.accounts.is_empty() {
         if !config.listen.ip().is_loopback() {
@@ -283,7 +327,8 @@ pub async fn serve(config: ServerConfig, store: Arc<dyn Backend>) -> Result<(), 
     }
     let listen = config.listen;
     let reload_every = config.reload_every;
-    let state = AppState::new(config, store.clone() as Arc<dyn EventStore>)?;
+    let state =
+        AppState::with_metrics(config, store.clone() as Arc<dyn EventStore>, extras.metrics)?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| WebError::Bind { listen, source })?;
@@ -300,10 +345,14 @@ pub async fn serve(config: ServerConfig, store: Arc<dyn Backend>) -> Result<(), 
     });
     let local = listener.local_addr().unwrap_or(listen);
     eprintln!("tokentrail: serving on http://{local}/");
-    let result = axum::serve(listener, app(state))
-        .with_graceful_shutdown(async {
+    let shutdown = extras.shutdown.unwrap_or_else(|| {
+        Box::pin(async {
             let _ = tokio::signal::ctrl_c().await;
         })
+    });
+    let app = app_with(state, extras.routes.unwrap_or_default());
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
         .await
         .map_err(WebError::Serve);
     reloader.abort();

@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::http::{header, Request, Response, StatusCode};
 use tokentrail_index::{Checkpoints, EventSink, TantivyStore};
 use tokentrail_parsers::{Event, Origin, Service, Timestamp};
-use tokentrail_web::{add_account, app, AppState, Role, ServerConfig};
+use tokentrail_web::{add_account, app, app_with, AppState, Role, ServerConfig};
 use tower::ServiceExt as _;
 
 const XSS: &str = "<script>alert(1)</script>";
@@ -564,6 +564,70 @@ async fn metrics_count_queries_and_events() {
         serde_json::from_str(&text(get(&fixture, "/api/v1/stats", &session).await).await).unwrap();
     assert_eq!(stats["sources"]["xrootd"], 3);
     assert_eq!(stats["days"][0]["sources"]["xrootd"], 3);
+}
+
+/// A host program's routes (the collectors' push endpoint) and metrics join the app: the
+/// routes behind the same security headers and request counters, the metrics in the one
+/// `/metrics` (which stays behind the sign-in).
+#[tokio::test]
+async fn extra_routes_and_metrics_join_the_app() {
+    let fixture = fixture();
+    let key =
+        tokentrail_web::create_api_key(&fixture.config.accounts_file, "victor", "prom").unwrap();
+    let store = TantivyStore::open(&fixture.config.data_dir).unwrap();
+    let state = AppState::with_metrics(
+        fixture.config.clone(),
+        Arc::new(store),
+        Some(Arc::new(|| {
+            "# TYPE host_program_things_total counter\nhost_program_things_total 7\n".to_string()
+        })),
+    )
+    .unwrap();
+    let extra = axum::Router::new().route(
+        "/api/v1/ingest",
+        axum::routing::post(|| async { (StatusCode::ACCEPTED, "taken") }),
+    );
+    let app = app_with(state, extra);
+    let pushed = app
+        .clone()
+        .oneshot(
+            Request::post("/api/v1/ingest")
+                .body(Body::from("a line\n"))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(pushed.status(), StatusCode::ACCEPTED);
+    assert!(pushed
+        .headers()
+        .contains_key(header::CONTENT_SECURITY_POLICY));
+    let unauthenticated = app
+        .clone()
+        .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
+    let metrics = app
+        .oneshot(
+            Request::get("/metrics")
+                .header(header::AUTHORIZATION, format!("Bearer {key}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), StatusCode::OK);
+    let metrics = text(metrics).await;
+    assert!(
+        metrics.contains("host_program_things_total 7\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .contains("tokentrail_http_requests_total{route=\"/api/v1/ingest\",status=\"202\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("tokentrail_events{source=\"xrootd\"} 3"));
 }
 
 #[tokio::test]
