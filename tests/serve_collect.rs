@@ -127,6 +127,38 @@ fn wait_for(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
     condition()
 }
 
+/// A webhook receiver on loopback answering 200; the bodies it got, in order.
+fn webhook_receiver() -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, BufReader, Read};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (sender, bodies) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some((name, value)) = line.split_once(':') {
+                    if name.eq_ignore_ascii_case("content-length") {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
+                }
+            }
+            let mut body = vec![0u8; length];
+            let _ = reader.read_exact(&mut body);
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let _ = sender.send(String::from_utf8_lossy(&body).into_owned());
+        }
+    });
+    (url, bodies)
+}
+
 #[test]
 fn serve_with_config_collects_beside_the_web_server() {
     let dir = tempfile::tempdir().unwrap();
@@ -165,11 +197,12 @@ fn serve_with_config_collects_beside_the_web_server() {
     let port = free_port();
     // The config's own address is not served: --listen wins.
     let config_port = free_port();
+    let (webhook_url, webhook_bodies) = webhook_receiver();
     let config = dir.path().join("tokentrail.toml");
     std::fs::write(
         &config,
         format!(
-            "timezone = \"UTC\"\nlisten = \"127.0.0.1:{config_port}\"\napi_keys = [\"{PUSH_KEY}\"]\ncommit_interval_ms = 200\n[[files]]\nname = \"dcache\"\npaths = [\"{}/*.access\"]\npoll_interval_ms = 50\n",
+            "timezone = \"UTC\"\nwebhook = \"{webhook_url}\"\nlisten = \"127.0.0.1:{config_port}\"\napi_keys = [\"{PUSH_KEY}\"]\ncommit_interval_ms = 200\n[[files]]\nname = \"dcache\"\npaths = [\"{}/*.access\"]\npoll_interval_ms = 50\n",
             logs.display()
         ),
     )
@@ -218,6 +251,19 @@ fn serve_with_config_collects_beside_the_web_server() {
         Some(0)
     );
 
+    // A watchlist entry added while the server runs: the appended line raises an alert,
+    // recorded in alerts.jsonl and POSTed to the config's webhook.
+    run(&[
+        "--data",
+        data_arg,
+        "watch",
+        "add",
+        "--jti",
+        ATLAS_JTI,
+        "--reason",
+        "INC-7 stolen token",
+    ]);
+
     // A line appended while the server runs is found.
     let mut handle = std::fs::OpenOptions::new()
         .append(true)
@@ -232,6 +278,21 @@ fn serve_with_config_collects_beside_the_web_server() {
         appended,
         "the appended line was not found; log:\n{}",
         server.log_text()
+    );
+    let alerted = wait_for(Duration::from_secs(30), || {
+        std::fs::read_to_string(data.join("alerts.jsonl"))
+            .is_ok_and(|alerts| alerts.contains(ATLAS_JTI) && alerts.contains("INC-7"))
+    });
+    assert!(alerted, "no alert recorded; log:\n{}", server.log_text());
+    let delivered = webhook_bodies
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the webhook received no alert");
+    assert!(delivered.contains(ATLAS_JTI), "{delivered}");
+    assert!(
+        !std::fs::read_to_string(data.join("alerts.jsonl"))
+            .unwrap()
+            .contains(CMS_JTI),
+        "lines without a watched value raised an alert"
     );
 
     // Push on the web server's listener, with the config's API keys only.

@@ -20,6 +20,9 @@ pub struct Config {
     /// the command line's `--store` wins.
     #[serde(default)]
     pub store: Option<String>,
+    /// POST watchlist alerts raised on collected lines as JSON to this plain http:// URL.
+    #[serde(default)]
+    pub webhook: Option<String>,
     /// Address of the push endpoint and `/metrics` (`tokentrail collect` serves them there).
     #[serde(default)]
     pub listen: Option<SocketAddr>,

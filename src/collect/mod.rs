@@ -85,7 +85,13 @@ impl Collectors {
 /// Starts the collectors of `config` writing into `backend`. Must be called within a tokio
 /// runtime (syslog sockets are tokio tasks). Fails when the store's writer is taken (another
 /// `collect` or `ingest` on the same data directory) or a socket cannot be bound.
-pub fn spawn(config: &Config, backend: Arc<dyn Backend>) -> Result<Collectors> {
+/// `watch_dir`: the data directory whose watchlist the collected events are matched against
+/// (alerts go to its `alerts.jsonl` and the config's webhook).
+pub fn spawn(
+    config: &Config,
+    backend: Arc<dyn Backend>,
+    watch_dir: Option<&std::path::Path>,
+) -> Result<Collectors> {
     let zone = config.zone()?;
     let settings = Arc::new(Settings {
         zone,
@@ -157,9 +163,17 @@ pub fn spawn(config: &Config, backend: Arc<dyn Backend>) -> Result<Collectors> {
         }),
     };
     let writer_metrics = Arc::clone(&metrics);
+    let watcher = match watch_dir {
+        Some(dir) => Some(
+            writer::LiveWatcher::new(dir, config.webhook.as_deref())
+                .context("while setting up the watchlist alerts")?,
+        ),
+        None => None,
+    };
     let writer_settings = writer::WriterSettings {
         commit_interval: config.commit_interval(),
         commit_events: config.commit_events.max(1),
+        watcher,
     };
     let writer = std::thread::Builder::new()
         .name("store-writer".into())
@@ -204,6 +218,8 @@ pub fn local_host_name() -> String {
 pub fn run_collect(config: Config, data: &std::path::Path, store: Option<&str>) -> Result<()> {
     let choice = config.store_choice(data, store);
     let backend: Arc<dyn Backend> = choice.open()?;
+    // Accounts, the watchlist and alerts live in the data directory whatever the store.
+    let watch_dir = config.data.clone().unwrap_or_else(|| data.to_path_buf());
     let data = choice.describe();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -213,7 +229,7 @@ pub fn run_collect(config: Config, data: &std::path::Path, store: Option<&str>) 
     runtime.block_on(async move {
         // Signals are caught from here on: a SIGTERM during startup is a clean stop too.
         let stop_signal = shutdown_signal()?;
-        let collectors = spawn(&config, Arc::clone(&backend))?;
+        let collectors = spawn(&config, Arc::clone(&backend), Some(&watch_dir))?;
         let server = match config.listen {
             Some(address) => {
                 let listener = tokio::net::TcpListener::bind(address)
@@ -264,7 +280,7 @@ pub async fn serve_with_collectors(
     if let Some(address) = config.listen.filter(|address| *address != web.listen) {
         tracing::info!(config_listen = %address, listen = %web.listen, "--listen wins: the push endpoint is served on the web server's address");
     }
-    let collectors = spawn(&config, Arc::clone(&backend))?;
+    let collectors = spawn(&config, Arc::clone(&backend), Some(&web.data_dir))?;
     let metrics = collectors.metrics();
     let extras = tokentrail_web::ServeExtras {
         routes: Some(push_ingest_router(collectors.push_state())),

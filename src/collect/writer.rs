@@ -103,6 +103,62 @@ pub(crate) struct Batch {
 pub(crate) struct WriterSettings {
     pub commit_interval: Duration,
     pub commit_events: u64,
+    /// Watchlist matching of every committed event (alerts log, `alerts.jsonl`, webhook).
+    pub watcher: Option<LiveWatcher>,
+}
+
+/// A watchlist watcher for a long run: the watchlist file's modification time is looked at
+/// before every check (one `stat` per commit), so entries added from the CLI or the web UI
+/// after the start raise alerts from the next commit on.
+pub(crate) struct LiveWatcher {
+    watcher: crate::analytics::Watcher,
+    data_dir: std::path::PathBuf,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl LiveWatcher {
+    /// A watcher over `data_dir/watchlist.json` (empty or absent is fine: nothing matches
+    /// until entries appear), alerting to `data_dir/alerts.jsonl` and `webhook`.
+    pub fn new(data_dir: &std::path::Path, webhook: Option<&str>) -> anyhow::Result<LiveWatcher> {
+        let list = crate::analytics::Watchlist::load(data_dir)?;
+        let sender = match webhook {
+            Some(url) => {
+                Some(crate::analytics::WebhookSender::spawn(url).map_err(|e| anyhow::anyhow!(e))?)
+            }
+            None => None,
+        };
+        Ok(LiveWatcher {
+            watcher: crate::analytics::Watcher::new(&list, Some(data_dir), sender),
+            data_dir: data_dir.to_path_buf(),
+            modified: watchlist_modified(data_dir),
+        })
+    }
+
+    /// Matches newly committed events.
+    pub fn check(&mut self, events: &[tokentrail_parsers::Event]) {
+        let modified = watchlist_modified(&self.data_dir);
+        if modified != self.modified {
+            match crate::analytics::Watchlist::load(&self.data_dir) {
+                Ok(list) => {
+                    tracing::info!(entries = list.entries.len(), "watchlist reloaded");
+                    self.watcher.set_watchlist(&list);
+                    self.modified = modified;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot reload the watchlist; keeping the previous one")
+                }
+            }
+        }
+        if !events.is_empty() {
+            self.watcher.check(events);
+        }
+    }
+}
+
+fn watchlist_modified(data_dir: &std::path::Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(data_dir.join(crate::analytics::watchlist::WATCHLIST_FILE))
+        .and_then(|metadata| metadata.modified())
+        .ok()
 }
 
 /// The collectors' states found in `checkpoints`.
@@ -124,9 +180,11 @@ pub(crate) fn run(
     mut sink: Box<dyn EventSink>,
     receiver: Receiver<Batch>,
     mut checkpoints: Checkpoints,
-    settings: WriterSettings,
+    mut settings: WriterSettings,
     metrics: Arc<Metrics>,
 ) -> anyhow::Result<()> {
+    // Events added since the last commit, for the watchlist (bounded by commit_events).
+    let mut uncommitted_new: Vec<tokentrail_parsers::Event> = Vec::new();
     let mut states = collector_states(&checkpoints);
     let mut added_since_commit = 0u64;
     let mut dirty = false;
@@ -152,7 +210,12 @@ pub(crate) fn run(
             let mut added = 0u64;
             for event in &batch.events {
                 match sink.add(event, event.origin.offset < batch.check_below) {
-                    Ok(true) => added += 1,
+                    Ok(true) => {
+                        added += 1;
+                        if settings.watcher.is_some() {
+                            uncommitted_new.push(event.clone());
+                        }
+                    }
                     Ok(false) => {}
                     Err(error) => {
                         result = Err(anyhow::anyhow!("while adding events to the store: {error}"));
@@ -223,6 +286,10 @@ pub(crate) fn run(
                 let _ = ack.send(Ok(added_since_commit));
             }
             tracing::debug!(events = added_since_commit, "committed");
+            if let Some(watcher) = settings.watcher.as_mut() {
+                watcher.check(&uncommitted_new);
+                uncommitted_new.clear();
+            }
             added_since_commit = 0;
             dirty = false;
         }
@@ -232,6 +299,14 @@ pub(crate) fn run(
     }
     for ack in waiting.drain(..) {
         let _ = ack.send(Err("the store writer stopped".into()));
+    }
+    if let Some(webhook) = settings
+        .watcher
+        .as_mut()
+        .and_then(|live| live.watcher.webhook_mut())
+    {
+        // Alerts already queued get a short chance to leave before the process ends.
+        webhook.finish(Duration::from_secs(5));
     }
     result
 }

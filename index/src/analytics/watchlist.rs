@@ -334,6 +334,14 @@ impl Watcher {
         }
     }
 
+    /// Watches `watchlist` from now on (a long-running collector picks up entries added
+    /// after it started); alert counts and the webhook are kept.
+    pub fn set_watchlist(&mut self, watchlist: &Watchlist) {
+        let fresh = Watcher::new(watchlist, None, None);
+        self.entries = fresh.entries;
+        self.by_value = fresh.by_value;
+    }
+
     /// Whether there is anything to watch.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
