@@ -237,10 +237,23 @@ impl TantivyStore {
             .unwrap_or(1)
             .clamp(1, 4);
         let budget = memory_budget.max((threads * 16) << 20);
-        let writer = self
-            .index
-            .writer_with_num_threads::<TantivyDocument>(threads, budget)
-            .map_err(|error| lock_error(error, &self.directory))?;
+        // The lock is a flock on a file: a writer this process just dropped can still hold it
+        // for a moment through a child that was being spawned (fork before exec shares the
+        // descriptor). A short retry keeps that from reading as "another process is writing".
+        let mut attempts = 0;
+        let writer = loop {
+            match self
+                .index
+                .writer_with_num_threads::<TantivyDocument>(threads, budget)
+            {
+                Ok(writer) => break writer,
+                Err(TantivyError::LockFailure(LockError::LockBusy, _)) if attempts < 20 => {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(error) => return Err(lock_error(error, &self.directory)),
+            }
+        };
         self.reader.reload()?;
         Ok(TantivySink {
             writer,
