@@ -173,6 +173,22 @@ fn every_command_answers_the_same_on_clickhouse_as_on_tantivy() {
     assert_eq!(ids(&json(&body)), ids(&tantivy_trace));
     let (status_line, _) = get(port, &format!("/api/v1/trace?sub={sub}"), "wrong-key").unwrap();
     assert!(!status_line.contains(" 200 "), "{status_line}");
+    // SIGTERM (systemd's stop) ends the server gracefully, with success.
+    let mut server = server;
+    let terminated = Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(terminated.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let exit = loop {
+        if let Some(exit) = server.0.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "serve exited with {exit} on SIGTERM");
     drop(server);
 
     // Retention drops whole days: everything dated before the day after the site's last day.

@@ -300,13 +300,13 @@ pub fn app_with(state: AppState, extra_routes: Router) -> Router {
         .layer(middleware::from_fn(security_headers))
 }
 
-/// Serves the app until Ctrl-C. Refuses a non-loopback address while no account exists.
+/// Serves the app until Ctrl-C or SIGTERM. Refuses a non-loopback address while no account exists.
 pub async fn serve(config: ServerConfig, store: Arc<dyn Backend>) -> Result<(), WebError> {
     serve_with(config, store, ServeExtras::default()).await
 }
 
 /// Serves the app with a host program's routes and metrics until `extras.shutdown` resolves
-/// (Ctrl-C without one). The server only reads the store (and refreshes its view of it).
+/// (Ctrl-C or SIGTERM without one). The server only reads the store (and refreshes its view of it).
 pub async fn serve_with(
     config: ServerConfig,
     store: Arc<dyn Backend>,
@@ -347,7 +347,18 @@ pub async fn serve_with(
     eprintln!("tokentrail: serving on http://{local}/");
     let shutdown = extras.shutdown.unwrap_or_else(|| {
         Box::pin(async {
-            let _ = tokio::signal::ctrl_c().await;
+            // Ctrl-C, or SIGTERM from systemd / a container runtime: a graceful stop either way.
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut terminate) => {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = terminate.recv() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
         })
     });
     let app = app_with(state, extras.routes.unwrap_or_default());
