@@ -804,6 +804,29 @@ mod tests {
     }
 
     #[test]
+    fn ids_sharing_an_index_key_are_told_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TantivyStore::open(dir.path()).unwrap();
+        let mut sink = store.writer(50 << 20).unwrap();
+        let first = "0123abcd00000000000000000000000a";
+        let second = "0123abcd00000000000000000000000b";
+        assert_eq!(id_key(first), id_key(second));
+        sink.add(&event(first, "alice", 1, "x"), true).unwrap();
+        sink.commit(&Checkpoints::default()).unwrap();
+        assert!(sink.exists(first).unwrap());
+        assert!(!sink.exists(second).unwrap());
+        assert!(sink.add(&event(second, "bob", 2, "y"), true).unwrap());
+        sink.commit(&Checkpoints::default()).unwrap();
+        store.reload().unwrap();
+        assert_eq!(store.get(first).unwrap().unwrap().sub, "alice");
+        assert_eq!(store.get(second).unwrap().unwrap().sub, "bob");
+        assert!(store
+            .get("0123abcd0000000000000000000000ff")
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
     fn huge_values_are_indexed_cut_but_stored_whole() {
         let dir = tempfile::tempdir().unwrap();
         let store = TantivyStore::open(dir.path()).unwrap();
