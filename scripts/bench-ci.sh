@@ -3,10 +3,12 @@
 # scripts/bench.sh, failing only when a ratio measured in this same run regresses badly —
 # never on an absolute time, which drifts from machine to machine. Floors are far below
 # the figures of BENCHMARKS.md so that noise on a shared runner does not fail the build.
-# Today (BENCHMARKS.md, small corpus, branch perf): ingest/store-only 0.91, ingest/parse-only
-# 0.10, store/raw 0.87, rg/jti-trace 31 (a token trace is ~30x faster than one rg over the
-# page-cached small corpus). The jti floor of 0.5 fails only if a token trace becomes 2x slower
-# than one rg again; the target (100x faster) is not a floor.
+# Today (BENCHMARKS.md, small corpus, branch perf): ingest/store-only 0.91-1.3, ingest/parse-only
+# 0.10-0.31 (both noisy under load), store/raw 0.54 (0.87 before the store changes of branch
+# perf; the floor of 0.75 fails if the free-text or id index grows back), rg/jti-trace 31 (a
+# token trace is ~30x faster than one rg over the page-cached small corpus). The jti floor of
+# 0.5 fails only if a token trace becomes 2x slower than one rg again; the target (100x
+# faster) is not a floor.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export TRACE_ARGS="${TRACE_ARGS:---seeds 4 --rounds 2 --rg-runs 3}"
@@ -14,4 +16,4 @@ SMALL=1 exec scripts/bench.sh \
   --min-ingest-vs-store "${MIN_INGEST_VS_STORE:-0.30}" \
   --min-ingest-vs-parse "${MIN_INGEST_VS_PARSE:-0.04}" \
   --min-rg-over-jti-trace "${MIN_RG_OVER_JTI_TRACE:-0.5}" \
-  --max-store-vs-raw "${MAX_STORE_VS_RAW:-1.2}"
+  --max-store-vs-raw "${MAX_STORE_VS_RAW:-0.75}"

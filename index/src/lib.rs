@@ -9,6 +9,7 @@ pub mod retention;
 pub mod store;
 mod tantivy_store;
 pub mod trace;
+mod words;
 
 use std::path::PathBuf;
 

@@ -26,7 +26,8 @@ pub struct NetPair<'a> {
 /// quote takes the rest of the line.
 pub fn netlogger_pairs(text: &str) -> Vec<NetPair<'_>> {
     let bytes = text.as_bytes();
-    let mut out = Vec::new();
+    // One pair per `=` at most: one allocation instead of the growth steps of a busy line.
+    let mut out = Vec::with_capacity(memchr::memchr_iter(b'=', bytes).count());
     let mut index = 0;
     while index < bytes.len() {
         while index < bytes.len() && bytes[index] == b' ' {
