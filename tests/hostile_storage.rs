@@ -216,6 +216,29 @@ fn a_read_only_data_directory_is_a_clear_error_and_loses_nothing() {
     );
 }
 
+/// The disk fills while an indexing thread writes (no commit yet): the error still names the
+/// cause, not only "the index writer was killed".
+#[test]
+fn a_disk_filling_between_commits_names_the_cause() {
+    let root = tempfile::tempdir().unwrap();
+    let log = root.path().join("logs/se01/transfers.log");
+    big_log(&log, 60_000);
+    let Some(mount) = Tmpfs::mount(&root.path().join("small"), 32 << 20) else {
+        return;
+    };
+    let data = mount.path.join("data");
+    let store = TantivyStore::open(&data).unwrap();
+    let _filler = fill(&mount.path, 16 << 10);
+    let mut options = options(vec![log]);
+    options.commit_every = 1_000_000;
+    let error = ingest(&store, options).expect_err("ingest into a full disk must fail");
+    let message = format!("{error:#}");
+    assert!(
+        message.contains("No space left on device"),
+        "unclear error: {message}"
+    );
+}
+
 #[test]
 fn a_second_writer_on_the_same_data_directory_is_refused_clearly() {
     let root = tempfile::tempdir().unwrap();

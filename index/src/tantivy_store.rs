@@ -639,7 +639,16 @@ impl EventSink for TantivySink {
             return Ok(false);
         }
         let document = self.document(event)?;
-        self.writer.add_document(document)?;
+        if let Err(error) = self.writer.add_document(document) {
+            // An indexing thread failed (a full disk, most often) and the writer only says it
+            // was killed; joining the threads gives their own error, which says what happened.
+            if let TantivyError::ErrorInThread(_) = error {
+                if let Err(cause) = self.writer.prepare_commit() {
+                    return Err(cause.into());
+                }
+            }
+            return Err(error.into());
+        }
         self.uncommitted += 1;
         Ok(true)
     }
