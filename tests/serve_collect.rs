@@ -4,12 +4,14 @@
 //! API; `/metrics` holds the web server's and the collectors' counters; SIGTERM commits the
 //! collectors' positions.
 
+mod web_support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_tokentrail");
+use web_support::{free_port, viewer_with_key, BIN};
 const PUSH_KEY: &str = "push-key-0123456789abcdef";
 const FIXTURE: &str = include_str!("fixtures/dcache-access/webdav-se01Domain.access");
 const CMS_JTI: &str = "711e3232-4ea8-4cd8-b857-c15ee2f94624";
@@ -43,14 +45,6 @@ fn run(args: &[&str]) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// One HTTP/1.1 request; returns (status, body), or None when the server does not answer.
@@ -170,29 +164,7 @@ fn serve_with_config_collects_beside_the_web_server() {
 
     let data = dir.path().join("data");
     let data_arg = data.to_str().unwrap();
-    let mut add = Command::new(BIN)
-        .args([
-            "--data",
-            data_arg,
-            "user",
-            "add",
-            "officer",
-            "--role",
-            "viewer",
-            "--password-stdin",
-        ])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    add.stdin
-        .take()
-        .unwrap()
-        .write_all(b"a long test password\n")
-        .unwrap();
-    assert!(add.wait().unwrap().success());
-    let key = run(&["--data", data_arg, "user", "key", "officer"])
-        .trim()
-        .to_string();
+    let key = viewer_with_key(&data, "officer");
 
     let port = free_port();
     // The config's own address is not served: --listen wins.
