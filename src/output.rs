@@ -2,6 +2,7 @@
 
 use std::io::{self, Write};
 
+use tokentrail_parsers::csv::{csv_cell, csv_values, CSV_COLUMNS};
 use tokentrail_parsers::Event;
 
 /// Output format of commands that print results.
@@ -10,106 +11,6 @@ pub enum OutputFormat {
     Table,
     Json,
     Csv,
-}
-
-/// Quotes a CSV cell when needed (RFC 4180). Cells starting with `=`, `+`, `-` or `@` are
-/// prefixed with `'` so that a spreadsheet never evaluates log content as a formula.
-pub fn csv_cell(value: &str) -> String {
-    let guarded = if value.starts_with(['=', '+', '-', '@']) {
-        format!("'{value}")
-    } else {
-        value.to_string()
-    };
-    if guarded.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", guarded.replace('"', "\"\""))
-    } else {
-        guarded
-    }
-}
-
-/// The CSV columns of an event (section 3 of DESIGN.md, lists joined by spaces, origin split).
-pub const CSV_COLUMNS: &[&str] = &[
-    "id",
-    "time",
-    "source",
-    "service",
-    "host",
-    "action",
-    "outcome",
-    "status",
-    "iss",
-    "sub",
-    "jti",
-    "client_id",
-    "username",
-    "local_user",
-    "groups",
-    "scopes",
-    "aud",
-    "token_iat",
-    "token_exp",
-    "grant_type",
-    "parent_jti",
-    "job_id",
-    "batch_job_id",
-    "worker_node",
-    "path",
-    "bytes",
-    "duration_ms",
-    "protocol",
-    "client_ip",
-    "client_host",
-    "transfer_id",
-    "session_id",
-    "origin_file",
-    "origin_line",
-    "origin_offset",
-    "raw",
-];
-
-/// The CSV cells of one event, in [`CSV_COLUMNS`] order.
-pub fn csv_values(event: &Event) -> Vec<String> {
-    let time =
-        |t: Option<tokentrail_parsers::Timestamp>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
-    let number = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_default();
-    vec![
-        event.id.clone(),
-        time(event.time),
-        event.source.clone(),
-        event.service.clone(),
-        event.host.clone(),
-        event.action.clone(),
-        event.outcome.clone(),
-        event.status.clone(),
-        event.iss.clone(),
-        event.sub.clone(),
-        event.jti.clone(),
-        event.client_id.clone(),
-        event.username.clone(),
-        event.local_user.clone(),
-        event.groups.join(" "),
-        event.scopes.join(" "),
-        event.aud.join(" "),
-        time(event.token_iat),
-        time(event.token_exp),
-        event.grant_type.clone(),
-        event.parent_jti.clone(),
-        event.job_id.clone(),
-        event.batch_job_id.clone(),
-        event.worker_node.clone(),
-        event.path.clone(),
-        number(event.bytes),
-        number(event.duration_ms),
-        event.protocol.clone(),
-        event.client_ip.clone(),
-        event.client_host.clone(),
-        event.transfer_id.clone(),
-        event.session_id.clone(),
-        event.origin.file.clone(),
-        event.origin.line.to_string(),
-        event.origin.offset.to_string(),
-        event.raw.clone(),
-    ]
 }
 
 /// Writes a CSV header and rows; `extra` adds columns (name, value per event).
@@ -213,14 +114,6 @@ pub fn write_table(out: &mut dyn Write, events: &[Event]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn csv_cells_are_quoted_and_formula_guarded() {
-        assert_eq!(csv_cell("plain"), "plain");
-        assert_eq!(csv_cell("a,b"), "\"a,b\"");
-        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_cell("=cmd()"), "'=cmd()");
-    }
 
     #[test]
     fn terminal_output_escapes_control_characters() {

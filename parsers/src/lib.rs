@@ -3,6 +3,7 @@
 //!
 //! A parser never knows about the store: it turns lines into [`Event`]s, nothing more.
 
+pub mod csv;
 pub mod event;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -70,20 +70,6 @@ fn json_feed(watchlist: &Watchlist, generated: Timestamp) -> Result<String> {
     Ok(serde_json::to_string_pretty(&feed)? + "\n")
 }
 
-fn csv_field(value: &str) -> String {
-    // Also defuses spreadsheet formulas (a value is attacker-influenced).
-    let value = if value.starts_with(['=', '+', '-', '@']) {
-        format!("'{value}")
-    } else {
-        value.to_string()
-    };
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
-    }
-}
-
 fn csv(watchlist: &Watchlist) -> String {
     let mut out = String::from("kind,value,iss,reason,added\n");
     for entry in &watchlist.entries {
@@ -91,9 +77,9 @@ fn csv(watchlist: &Watchlist) -> String {
             out,
             "{},{},{},{},{}",
             entry.kind.as_str(),
-            csv_field(&entry.value),
-            csv_field(&entry.iss),
-            csv_field(&entry.reason),
+            tokentrail_parsers::csv::csv_cell(&entry.value),
+            tokentrail_parsers::csv::csv_cell(&entry.iss),
+            tokentrail_parsers::csv::csv_cell(&entry.reason),
             entry.added
         );
     }
