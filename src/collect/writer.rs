@@ -108,8 +108,9 @@ pub(crate) struct WriterSettings {
 }
 
 /// A watchlist watcher for a long run: the watchlist file's modification time is looked at
-/// before every check (one `stat` per commit), so entries added from the CLI or the web UI
-/// after the start raise alerts from the next commit on.
+/// for every batch received (one `stat`), so entries added from the CLI or the web UI after
+/// the start apply from the next batch on. Events are kept for matching only while the
+/// watchlist has entries: an empty list costs nothing on the write path.
 pub(crate) struct LiveWatcher {
     watcher: crate::analytics::Watcher,
     data_dir: std::path::PathBuf,
@@ -134,8 +135,8 @@ impl LiveWatcher {
         })
     }
 
-    /// Matches newly committed events.
-    pub fn check(&mut self, events: &[tokentrail_parsers::Event]) {
+    /// Reloads the watchlist if its file changed; says whether there is anything to watch.
+    pub fn refresh(&mut self) -> bool {
         let modified = watchlist_modified(&self.data_dir);
         if modified != self.modified {
             match crate::analytics::Watchlist::load(&self.data_dir) {
@@ -149,6 +150,11 @@ impl LiveWatcher {
                 }
             }
         }
+        !self.watcher.is_empty()
+    }
+
+    /// Matches newly committed events.
+    pub fn check(&mut self, events: &[tokentrail_parsers::Event]) {
         if !events.is_empty() {
             self.watcher.check(events);
         }
@@ -207,12 +213,13 @@ pub(crate) fn run(
                 first_dirty = Instant::now();
             }
             dirty = true;
+            let watching = settings.watcher.as_mut().is_some_and(LiveWatcher::refresh);
             let mut added = 0u64;
             for event in &batch.events {
                 match sink.add(event, event.origin.offset < batch.check_below) {
                     Ok(true) => {
                         added += 1;
-                        if settings.watcher.is_some() {
+                        if watching {
                             uncommitted_new.push(event.clone());
                         }
                     }
