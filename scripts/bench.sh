@@ -5,6 +5,8 @@
 #   SMALL=1 scripts/bench.sh         # ~50 MB corpus (CI, scripts/bench-ci.sh)
 #   SCALES="4 40" scripts/bench.sh   # also ingest + trace corpora of these --scale values
 #                                    # (linearity: ingest time and trace latency vs events)
+#   SCALES="57:8 1590:8" scripts/bench.sh  # USERS:SCALE entries: a site with more users
+#   SCALE_RG_RUNS=2                  # rg runs per question on those corpora too (default 0)
 #   TRACE_ARGS="--seeds 4 --rounds 2" # fewer trace samples (large stores)
 #
 # Measures, in one run on one machine: ingest (MB/s, events/s, peak RSS via /usr/bin/time),
@@ -33,9 +35,11 @@ for tool in rg gzip /usr/bin/time; do
   command -v "$tool" >/dev/null 2>&1 || { echo "bench.sh: $tool is missing (apt-get install ripgrep gzip time)" >&2; exit 1; }
 done
 
-echo "== building release" >&2
-cargo build --release --locked --quiet --bin tokentrail
-BIN="$TARGET_DIR/release/tokentrail"
+if [ -z "${BIN:-}" ]; then
+  echo "== building release" >&2
+  cargo build --release --locked --quiet --bin tokentrail
+  BIN="$TARGET_DIR/release/tokentrail"
+fi # BIN=path/to/tokentrail: measure that binary (no build)
 DRIVER="$BIN bench"
 
 mkdir -p "$OUT"
@@ -95,13 +99,22 @@ echo "== trace latency and rg" >&2
 # shellcheck disable=SC2086 # TRACE_ARGS is a list of flags, e.g. "--seeds 5 --rounds 2".
 $DRIVER trace --data "$DATA" --truth "$CORPUS/truth.json" --logs "$CORPUS/logs" ${TRACE_ARGS:-} >"$OUT/trace.json"
 
-# Linearity: more corpora, ingest + trace only (no rg: it is linear by construction).
-for scale in ${SCALES:-}; do
-  dir="$OUT/scale-$scale"
+# Linearity: more corpora, ingest + trace (+ rg when SCALE_RG_RUNS > 0). An entry of SCALES
+# is a --scale value (USERS users) or USERS:SCALE (a site with more users: the per-identity
+# questions keep their size while the store grows).
+for entry in ${SCALES:-}; do
+  case "$entry" in
+    *:*) users="${entry%%:*}"; scale="${entry#*:}" ;;
+    *) users="$USERS"; scale="$entry" ;;
+  esac
+  dir="$OUT/scale-$entry"
   mkdir -p "$dir"
-  simulate "$scale" "$dir/site"
+  USERS="$users" simulate "$scale" "$dir/site"
+  du -sb --apparent-size "$dir/site/logs" | cut -f1 >"$dir/raw.bytes"
   ingest "$dir/site" "$dir/data" "$dir"
-  $DRIVER trace --data "$dir/data" --truth "$dir/site/truth.json" --logs "$dir/site/logs" --rg-runs 0 >"$dir/trace.json"
+  # shellcheck disable=SC2086 # TRACE_ARGS is a list of flags.
+  $DRIVER trace --data "$dir/data" --truth "$dir/site/truth.json" --logs "$dir/site/logs" \
+    ${TRACE_ARGS:-} --rg-runs "${SCALE_RG_RUNS:-0}" >"$dir/trace.json"
   $DRIVER report "$dir" --cores "$CORES" >"$dir/report.json"
   rm -rf "$dir/data"
   [ "${KEEP_CORPORA:-0}" = 1 ] || rm -rf "$dir/site"

@@ -1,10 +1,12 @@
-//! The output side of the simulation: one buffered writer per log file, a line counter per
-//! file (truth references are 1-based line numbers), and the time-ordered queue that lets
-//! activities schedule lines in the future while every file is still written in time order.
+//! The output side of the simulation: a buffered writer per log file (at most
+//! [`MAX_OPEN_FILES`] open at once: a large site has tens of thousands of files), a line
+//! counter per file (truth references are 1-based line numbers), and the time-ordered queue
+//! that lets activities schedule lines in the future while every file is still written in
+//! time order.
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap};
-use std::fs::{self, File};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -69,8 +71,16 @@ impl Tags {
     }
 }
 
+/// Files kept open at once; the oldest opened is closed (flushed) to open another, and
+/// reopened for appending when written again.
+pub const MAX_OPEN_FILES: usize = 512;
+
+/// Write buffer per open file.
+const BUFFER_BYTES: usize = 64 * 1024;
+
 struct OutFile {
-    writer: BufWriter<File>,
+    /// `None` while closed.
+    writer: Option<BufWriter<File>>,
     lines: u64,
     bytes: u64,
 }
@@ -82,6 +92,8 @@ pub struct Sink {
     paths: Vec<String>,
     by_path: HashMap<String, FileId>,
     spare: Vec<String>,
+    /// Open files, oldest opened first.
+    open: VecDeque<FileId>,
 }
 
 impl Sink {
@@ -95,6 +107,7 @@ impl Sink {
             paths: Vec::new(),
             by_path: HashMap::new(),
             spare: Vec::new(),
+            open: VecDeque::new(),
         })
     }
 
@@ -108,11 +121,10 @@ impl Sink {
             fs::create_dir_all(parent)
                 .with_context(|| format!("while creating directory {}", parent.display()))?;
         }
-        let file =
-            File::create(&path).with_context(|| format!("while creating {}", path.display()))?;
+        File::create(&path).with_context(|| format!("while creating {}", path.display()))?;
         let id = self.files.len() as FileId;
         self.files.push(OutFile {
-            writer: BufWriter::with_capacity(256 * 1024, file),
+            writer: None,
             lines: 0,
             bytes: 0,
         });
@@ -121,15 +133,49 @@ impl Sink {
         Ok(id)
     }
 
+    /// The writer of `file`, opened for appending (closing the oldest open file when
+    /// [`MAX_OPEN_FILES`] are open).
+    fn writer(&mut self, file: FileId) -> anyhow::Result<&mut BufWriter<File>> {
+        if self.files[file as usize].writer.is_none() {
+            if self.open.len() >= MAX_OPEN_FILES {
+                if let Some(oldest) = self.open.pop_front() {
+                    self.close(oldest)?;
+                }
+            }
+            let path = self.root.join(&self.paths[file as usize]);
+            let handle = OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .with_context(|| format!("while opening {}", path.display()))?;
+            self.files[file as usize].writer = Some(BufWriter::with_capacity(BUFFER_BYTES, handle));
+            self.open.push_back(file);
+        }
+        Ok(self.files[file as usize]
+            .writer
+            .as_mut()
+            .expect("opened above"))
+    }
+
+    /// Flushes and closes `file`.
+    fn close(&mut self, file: FileId) -> anyhow::Result<()> {
+        if let Some(mut writer) = self.files[file as usize].writer.take() {
+            writer
+                .flush()
+                .with_context(|| format!("while writing {}", self.paths[file as usize]))?;
+        }
+        Ok(())
+    }
+
     /// Appends `text` (one or more lines, without the final newline) to `file`; returns the
     /// 1-based number of its first line.
     pub fn append(&mut self, file: FileId, text: &str) -> anyhow::Result<u64> {
+        let writer = self.writer(file)?;
+        writer
+            .write_all(text.as_bytes())
+            .and_then(|()| writer.write_all(b"\n"))
+            .with_context(|| format!("while writing {}", self.paths[file as usize]))?;
         let out = &mut self.files[file as usize];
         let first = out.lines + 1;
-        out.writer
-            .write_all(text.as_bytes())
-            .and_then(|()| out.writer.write_all(b"\n"))
-            .with_context(|| format!("while writing {}", self.paths[file as usize]))?;
         out.lines += 1 + memchr::memchr_iter(b'\n', text.as_bytes()).count() as u64;
         out.bytes += text.len() as u64 + 1;
         Ok(first)
@@ -164,10 +210,10 @@ impl Sink {
     pub fn finish(&mut self) -> anyhow::Result<(usize, u64, u64)> {
         let mut bytes = 0;
         let mut lines = 0;
-        for (out, path) in self.files.iter_mut().zip(&self.paths) {
-            out.writer
-                .flush()
-                .with_context(|| format!("while flushing {path}"))?;
+        while let Some(file) = self.open.pop_front() {
+            self.close(file)?;
+        }
+        for out in &self.files {
             bytes += out.bytes;
             lines += out.lines;
         }
@@ -231,5 +277,37 @@ impl<T> Queue<T> {
     /// The earliest entry.
     pub fn pop(&mut self) -> Option<Scheduled<T>> {
         self.heap.pop()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn more_files_than_may_be_open_are_all_written_whole_and_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = Sink::new(dir.path()).unwrap();
+        let count = MAX_OPEN_FILES * 2 + 7;
+        let ids: Vec<FileId> = (0..count)
+            .map(|n| sink.file(&format!("d{}/f{n}.log", n % 3)).unwrap())
+            .collect();
+        // Round-robin over all files, three times: every write after the first round
+        // reopens a file that was closed to make room.
+        for round in 1..=3u64 {
+            for (n, &id) in ids.iter().enumerate() {
+                assert_eq!(
+                    sink.append(id, &format!("{n} line {round}")).unwrap(),
+                    round
+                );
+            }
+        }
+        assert!(sink.open.len() <= MAX_OPEN_FILES);
+        let (files, _, lines) = sink.finish().unwrap();
+        assert_eq!((files, lines), (count, 3 * count as u64));
+        for n in [0, MAX_OPEN_FILES, count - 1] {
+            let text = fs::read_to_string(dir.path().join(format!("d{}/f{n}.log", n % 3))).unwrap();
+            assert_eq!(text, format!("{n} line 1\n{n} line 2\n{n} line 3\n"));
+        }
     }
 }
