@@ -30,6 +30,12 @@ pub enum Query {
         from: Option<Timestamp>,
         to: Option<Timestamp>,
     },
+    /// The single-valued key field is empty or holds one of `values` (`Not` of it: holds a
+    /// value, and none of these). The trace uses it to drop other identities' events before
+    /// they are fetched. Stores may take it only as a part of the top-level `And` (or as the
+    /// whole query), and may compare values cut to the indexed length: check the events
+    /// again where that matters.
+    EmptyOrOneOf { field: String, values: Vec<String> },
 }
 
 impl Query {

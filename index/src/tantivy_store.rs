@@ -2,18 +2,20 @@
 //!
 //! Schema: every key field of the event model as an untokenised `STRING` (exact lookups),
 //! the event id by a 32-bit key (see `id_key`), `time`/`token_iat`/`token_exp` as fast-only
-//! `i64` milliseconds, the raw line as full text without its opaque tokens (see
+//! `i64` milliseconds, `sub` and `jti` (and the low-cardinality keys) also as fast columns so
+//! that [`Query::EmptyOrOneOf`] filters hits before their events are fetched, the raw line as full text without its opaque tokens (see
 //! [`crate::words`]; document ids only, no positions: small), and the whole event as JSON in
 //! a zstd doc store.
 //! Commits carry [`Checkpoints`] in tantivy's commit payload, so the index content and the
 //! positions ingest has reached are always written together.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use tantivy::collector::{Count, TopDocs};
+use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
+use tantivy::columnar::StrColumn;
 use tantivy::directory::error::LockError;
 use tantivy::directory::MmapDirectory;
 use tantivy::index::SegmentId;
@@ -115,7 +117,13 @@ fn schema() -> (Schema, Fields) {
     let doc = builder.add_text_field("doc", STORED);
     let mut keys = Vec::new();
     for name in KEY_FIELDS.iter().chain(LIST_FIELDS) {
-        let options = if matches!(*name, "source" | "service" | "action" | "outcome" | "host") {
+        // `sub` and `jti`: the trace's filter on other identities reads them from the column
+        // (`Query::EmptyOrOneOf`) instead of fetching and decoding every event.
+        let fast = matches!(
+            *name,
+            "source" | "service" | "action" | "outcome" | "host" | "sub" | "jti"
+        );
+        let options = if fast {
             key_options() | FAST
         } else {
             key_options()
@@ -383,6 +391,11 @@ impl TantivyStore {
                 (Occur::Must, Box::new(AllQuery) as Box<dyn TantivyQuery>),
                 (Occur::MustNot, self.build_query(inner)?),
             ])),
+            Query::EmptyOrOneOf { .. } => {
+                return Err(Error::BadQuery(
+                    "an empty-or-one-of condition must be a part of the top-level AND".into(),
+                ))
+            }
             Query::TimeRange { from, to } => {
                 // A time window holds dated events only: undated ones carry NO_TIME.
                 let lower = match from {
@@ -494,6 +507,151 @@ fn regex_escape(text: &str) -> String {
     out
 }
 
+/// Fields a [`Query::EmptyOrOneOf`] may name (fast columns of this schema).
+const COLUMN_FILTER_FIELDS: &[&str] = &["sub", "jti"];
+
+/// A [`Query::EmptyOrOneOf`] (or its negation) applied to hits from the field's column.
+struct ColumnFilter {
+    field: String,
+    /// Values as indexed (cut to [`MAX_TERM_BYTES`]).
+    values: HashSet<String>,
+    /// `Not(EmptyOrOneOf)`: keep events holding a value outside `values`.
+    negated: bool,
+}
+
+/// The top-level `EmptyOrOneOf` conditions of `query`, taken out of it (the rest is run as a
+/// tantivy query; these filter its hits from the columns before any event is fetched).
+fn split_column_filters(query: &Query) -> Result<(Query, Arc<[ColumnFilter]>), Error> {
+    let filter = |part: &Query| -> Option<ColumnFilter> {
+        let (inner, negated) = match part {
+            Query::Not(inner) => (&**inner, true),
+            other => (other, false),
+        };
+        match inner {
+            Query::EmptyOrOneOf { field, values } => Some(ColumnFilter {
+                field: field.clone(),
+                values: values.iter().map(|value| cut(value).to_string()).collect(),
+                negated,
+            }),
+            _ => None,
+        }
+    };
+    if let Some(only) = filter(query) {
+        return Ok((Query::All, Arc::from(vec![only])));
+    }
+    let Query::And(parts) = query else {
+        return Ok((query.clone(), Arc::from(Vec::new())));
+    };
+    let mut rest = Vec::new();
+    let mut filters = Vec::new();
+    for part in parts {
+        match filter(part) {
+            Some(found) => filters.push(found),
+            None => rest.push(part.clone()),
+        }
+    }
+    let rest = if rest.is_empty() {
+        Query::All
+    } else {
+        Query::And(rest)
+    };
+    Ok((rest, Arc::from(filters)))
+}
+
+/// Runs `inner` on the hits that pass every column filter.
+struct ColumnFiltered<C> {
+    inner: C,
+    filters: Arc<[ColumnFilter]>,
+}
+
+struct ColumnFilteredSegment<S> {
+    inner: S,
+    filters: Arc<[ColumnFilter]>,
+    /// Per filter: the segment's column (`None`: no event of the segment has the field).
+    columns: Vec<Option<StrColumn>>,
+    /// Per filter: whether a term ordinal of the segment's column passes.
+    passes: Vec<HashMap<u64, bool>>,
+    text: String,
+}
+
+impl<C: Collector> Collector for ColumnFiltered<C> {
+    type Fruit = C::Fruit;
+    type Child = ColumnFilteredSegment<C::Child>;
+
+    fn for_segment(
+        &self,
+        segment_local_id: tantivy::SegmentOrdinal,
+        segment: &tantivy::SegmentReader,
+    ) -> tantivy::Result<Self::Child> {
+        let columns = self
+            .filters
+            .iter()
+            .map(|filter| segment.fast_fields().str(&filter.field))
+            .collect::<tantivy::Result<Vec<_>>>()?;
+        Ok(ColumnFilteredSegment {
+            inner: self.inner.for_segment(segment_local_id, segment)?,
+            passes: vec![HashMap::new(); self.filters.len()],
+            filters: self.filters.clone(),
+            columns,
+            text: String::new(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        self.inner.requires_scoring()
+    }
+
+    fn merge_fruits(
+        &self,
+        fruits: Vec<<Self::Child as SegmentCollector>::Fruit>,
+    ) -> tantivy::Result<Self::Fruit> {
+        self.inner.merge_fruits(fruits)
+    }
+}
+
+impl<S: SegmentCollector> ColumnFilteredSegment<S> {
+    fn passes(&mut self, doc: DocId) -> bool {
+        for (index, filter) in self.filters.iter().enumerate() {
+            let ord = self.columns[index]
+                .as_ref()
+                .and_then(|column| column.term_ords(doc).next());
+            let pass = match ord {
+                None => !filter.negated,
+                Some(ord) => match self.passes[index].get(&ord) {
+                    Some(&pass) => pass,
+                    None => {
+                        self.text.clear();
+                        let known = self.columns[index].as_ref().is_some_and(|column| {
+                            column.ord_to_str(ord, &mut self.text).unwrap_or(false)
+                        });
+                        let pass = known && (filter.values.contains(&self.text) != filter.negated);
+                        self.passes[index].insert(ord, pass);
+                        pass
+                    }
+                },
+            };
+            if !pass {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+impl<S: SegmentCollector> SegmentCollector for ColumnFilteredSegment<S> {
+    type Fruit = S::Fruit;
+
+    fn collect(&mut self, doc: DocId, score: tantivy::Score) {
+        if self.filters.is_empty() || self.passes(doc) {
+            self.inner.collect(doc, score);
+        }
+    }
+
+    fn harvest(self) -> Self::Fruit {
+        self.inner.harvest()
+    }
+}
+
 impl EventStore for TantivyStore {
     fn get(&self, id: &str) -> Result<Option<Event>, Error> {
         // Ids are indexed by a 64-bit key that two ids may share: keep the one asked for.
@@ -503,9 +661,25 @@ impl EventStore for TantivyStore {
 
     fn search(&self, query: &Query, limit: usize, order: Order) -> Result<Hits, Error> {
         let searcher = self.reader.searcher();
-        let tantivy_query = self.build_query(query)?;
+        let (query, filters) = split_column_filters(query)?;
+        for filter in filters.iter() {
+            if !COLUMN_FILTER_FIELDS.contains(&filter.field.as_str()) {
+                return Err(Error::BadQuery(format!(
+                    "an empty-or-one-of condition works on {} only, not {:?}",
+                    COLUMN_FILTER_FIELDS.join(" and "),
+                    filter.field
+                )));
+            }
+        }
+        let tantivy_query = self.build_query(&query)?;
         if limit == 0 {
-            let total = searcher.search(&tantivy_query, &Count)?;
+            let total = searcher.search(
+                &tantivy_query,
+                &ColumnFiltered {
+                    inner: Count,
+                    filters,
+                },
+            )?;
             return Ok(Hits {
                 events: Vec::new(),
                 total: total as u64,
@@ -515,10 +689,13 @@ impl EventStore for TantivyStore {
             Order::NewestFirst => tantivy::Order::Desc,
             Order::OldestFirst => tantivy::Order::Asc,
         };
-        let collector = (
-            TopDocs::with_limit(limit).order_by_fast_field::<i64>("time", direction),
-            Count,
-        );
+        let collector = ColumnFiltered {
+            inner: (
+                TopDocs::with_limit(limit).order_by_fast_field::<i64>("time", direction),
+                Count,
+            ),
+            filters,
+        };
         let (top, total) = searcher.search(&tantivy_query, &collector)?;
         let addresses: Vec<DocAddress> = top.into_iter().map(|(_, address)| address).collect();
         let events = self.fetch(&searcher, &addresses)?;
@@ -746,6 +923,76 @@ mod tests {
             )
             .unwrap();
         assert_eq!(ranged.total, 1);
+    }
+
+    #[test]
+    fn empty_or_one_of_filters_hits_from_the_columns_before_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TantivyStore::open(dir.path()).unwrap();
+        let mut sink = store.writer(50 << 20).unwrap();
+        let mut added = Vec::new();
+        for (n, sub) in ["alice", "bob", "", "carol", "alice", "bob"]
+            .iter()
+            .enumerate()
+        {
+            let mut e = event(&format!("e{n}"), sub, 1000 * n as i64, "read /store/x");
+            e.jti = if n == 4 {
+                "t-foreign".into()
+            } else {
+                String::new()
+            };
+            sink.add(&e, false).unwrap();
+            added.push(e);
+            if n == 2 {
+                // Two segments: ordinals are per segment.
+                sink.commit(&Checkpoints::default()).unwrap();
+            }
+        }
+        sink.commit(&Checkpoints::default()).unwrap();
+        store.reload().unwrap();
+        let own = |field: &str, values: &[&str]| Query::EmptyOrOneOf {
+            field: field.into(),
+            values: values.iter().map(|v| v.to_string()).collect(),
+        };
+        let ids = |query: &Query, limit: usize| {
+            let hits = store.search(query, limit, Order::OldestFirst).unwrap();
+            let ids: Vec<String> = hits.events.into_iter().map(|e| e.id).collect();
+            (ids, hits.total)
+        };
+        let text = Query::Text("store".into());
+        let mine = Query::And(vec![text.clone(), own("sub", &["alice", "carol"])]);
+        assert_eq!(
+            ids(&mine, 10),
+            (vec!["e0".into(), "e2".into(), "e3".into(), "e4".into()], 4)
+        );
+        // The limit counts kept events only.
+        assert_eq!(ids(&mine, 2), (vec!["e0".into(), "e2".into()], 4));
+        assert_eq!(ids(&mine, 0).1, 4);
+        // Both fields: e4 holds a token outside the list.
+        let both = Query::And(vec![own("sub", &["alice"]), own("jti", &[])]);
+        assert_eq!(ids(&both, 10).0, vec!["e0".to_string(), "e2".into()]);
+        // Negated: a value, and none of these.
+        let foreign = Query::And(vec![text, Query::Not(Box::new(own("sub", &["alice"])))]);
+        assert_eq!(
+            ids(&foreign, 10).0,
+            vec!["e1".to_string(), "e3".into(), "e5".into()]
+        );
+        // Alone, it is the whole query.
+        assert_eq!(
+            ids(&own("sub", &["bob"]), 10).0,
+            vec!["e1".to_string(), "e2".into(), "e5".into()]
+        );
+        // Nested, or on a field without a column: a clear error, not a wrong answer.
+        let nested = Query::Or(vec![Query::All, own("sub", &["alice"])]);
+        assert!(matches!(
+            store.search(&nested, 10, Order::OldestFirst),
+            Err(Error::BadQuery(_))
+        ));
+        let other = own("path", &["/x"]);
+        assert!(matches!(
+            store.search(&other, 10, Order::OldestFirst),
+            Err(Error::BadQuery(_))
+        ));
     }
 
     #[test]

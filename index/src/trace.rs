@@ -588,9 +588,13 @@ impl<'a> Expansion<'a> {
         subs: &HashSet<String>,
         jtis: &HashSet<String>,
     ) -> Result<Option<ClusterEvents>, Error> {
-        // Only file operations are fetched (the full test runs again on every event found).
+        // Only file operations of no other identity or token are fetched (the store drops
+        // the others before fetching them; the full test runs again on every event found).
+        let [own_subs, own_jtis] = own_keys(subs, jtis);
         let query = Query::And(vec![
             window_query(&cluster.node, &cluster.ip),
+            own_subs,
+            own_jtis,
             Query::Or(vec![
                 Query::Prefix {
                     field: "action".into(),
@@ -621,9 +625,10 @@ impl<'a> Expansion<'a> {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
+        // Of the sessions' events, only those naming another identity matter.
         let mut session_events = Vec::new();
         for chunk in sessions.chunks(self.store.terms_per_query()) {
-            let query = Query::Or(chunk.iter().map(|s| Query::term("session_id", s)).collect());
+            let query = foreign_session_query(chunk, subs);
             let from = Timestamp(cluster.start.saturating_sub(SESSION_WINDOW_MS));
             let to = Timestamp(cluster.end.saturating_add(SESSION_WINDOW_MS));
             let (found, capped) = self.lookup(query, Some(from), Some(to))?;
@@ -700,8 +705,13 @@ impl<'a> Expansion<'a> {
         subs: &HashSet<String>,
         jtis: &HashSet<String>,
     ) -> Result<(), Error> {
+        let [own_subs, own_jtis] = own_keys(subs, jtis);
         let found = self.find_within(
-            window_query(&window.node, &window.ip),
+            Query::And(vec![
+                window_query(&window.node, &window.ip),
+                own_subs,
+                own_jtis,
+            ]),
             Some(Timestamp(window.start)),
             Some(Timestamp(window.end + 1)),
         )?;
@@ -721,7 +731,7 @@ impl<'a> Expansion<'a> {
             .collect();
         let mut foreign_sessions = HashSet::new();
         for chunk in sessions.chunks(self.store.terms_per_query()) {
-            let query = Query::Or(chunk.iter().map(|s| Query::term("session_id", s)).collect());
+            let query = foreign_session_query(chunk, subs);
             let from = Timestamp(window.start.saturating_sub(SESSION_WINDOW_MS));
             let to = Timestamp(window.end.saturating_add(SESSION_WINDOW_MS));
             for event in self.find_within(query, Some(from), Some(to))? {
@@ -817,6 +827,40 @@ fn window_query(node: &str, ip: &str) -> Query {
         alternatives.push(Query::term("client_ip", ip));
     }
     Query::Or(alternatives)
+}
+
+/// Conditions that keep events naming no other identity (`sub`) or token (`jti`) than
+/// these; the store applies them before fetching events.
+fn own_keys(subs: &HashSet<String>, jtis: &HashSet<String>) -> [Query; 2] {
+    let sorted = |values: &HashSet<String>| {
+        let mut values: Vec<String> = values.iter().cloned().collect();
+        values.sort_unstable();
+        values
+    };
+    [
+        Query::EmptyOrOneOf {
+            field: "sub".into(),
+            values: sorted(subs),
+        },
+        Query::EmptyOrOneOf {
+            field: "jti".into(),
+            values: sorted(jtis),
+        },
+    ]
+}
+
+/// Events of these sessions that name another identity than `subs`.
+fn foreign_session_query(sessions: &[String], subs: &HashSet<String>) -> Query {
+    let [own_subs, _] = own_keys(subs, &HashSet::new());
+    Query::And(vec![
+        Query::Or(
+            sessions
+                .iter()
+                .map(|s| Query::term("session_id", s))
+                .collect(),
+        ),
+        Query::Not(Box::new(own_subs)),
+    ])
 }
 
 /// A file operation that names no other identity or token than those of the answer.

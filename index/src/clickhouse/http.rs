@@ -49,7 +49,8 @@ impl HttpClient {
     /// Runs `sql` (sent as the body) and returns the response body.
     pub(crate) fn query(&self, sql: &str) -> Result<Vec<u8>, Error> {
         let started = std::time::Instant::now();
-        let result = self.post("", sql.as_bytes());
+        // The trace's lookups may list thousands of values (the default limit is 256 KiB).
+        let result = self.post("max_query_size=67108864", sql.as_bytes());
         tracing::trace!(
             ms = started.elapsed().as_secs_f64() * 1e3,
             bytes = result.as_ref().map_or(0, Vec::len),

@@ -154,6 +154,22 @@ pub(crate) fn condition(query: &Query) -> Result<String, Error> {
             parts.join(" OR ")
         }
         Query::Not(inner) => format!("NOT ({})", condition(inner)?),
+        Query::EmptyOrOneOf { field, values } => match column(field)? {
+            Column::Single(name) if values.is_empty() => format!("{name} = ''"),
+            Column::Single(name) => format!(
+                "{name} = '' OR {name} IN ({})",
+                values
+                    .iter()
+                    .map(|value| quote(value))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Column::List(name) => {
+                return Err(Error::BadQuery(format!(
+                    "an empty-or-one-of condition needs a single-valued field, not {name}"
+                )))
+            }
+        },
         Query::TimeRange { from, to } => {
             // The `day` conditions let the server skip whole partitions.
             let mut parts = Vec::new();

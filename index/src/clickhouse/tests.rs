@@ -78,6 +78,28 @@ fn one_server_stores_searches_and_counts_each_event_once() {
         "a time window holds dated events only"
     );
 
+    // The trace's filter on other identities, with a list longer than the server's
+    // default query size (256 KiB).
+    let mut mine: Vec<String> = (0..8000).map(|n| format!("{n:040}")).collect();
+    mine.push("alice".into());
+    let own = Query::EmptyOrOneOf {
+        field: "sub".into(),
+        values: mine,
+    };
+    let kept = store
+        .search(
+            &Query::And(vec![Query::All, own.clone()]),
+            10,
+            Order::OldestFirst,
+        )
+        .unwrap();
+    assert_eq!((kept.events[0].id.as_str(), kept.total), ("a", 1));
+    let others = store
+        .search(&Query::Not(Box::new(own)), 10, Order::NewestFirst)
+        .unwrap();
+    let ids: Vec<&str> = others.events.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["b", "c"]);
+
     // The same events again, unchecked (a crash before the checkpoint): still counted once.
     assert!(sink.add(&alice, false).unwrap());
     assert!(sink.add(&bob, false).unwrap());
