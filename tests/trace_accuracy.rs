@@ -278,6 +278,52 @@ fn assert_stolen_token_trace<S: Backend>(store: &S, truth: &Value, root: &str) {
     );
 }
 
+/// A trace that reaches `max_events` stops looking (every later event would be refused),
+/// says it is truncated, and keeps only events and links the whole answer has.
+#[test]
+fn a_capped_trace_is_truncated_and_a_part_of_the_whole_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, truth) = build_site(dir.path(), 7);
+    let identities = truth["identities"].as_array().unwrap();
+    let pilot = identities.iter().find(|i| i["kind"] == "pilot").unwrap();
+    let seed = Seed::Identity {
+        sub: pilot["sub"].as_str().unwrap().into(),
+        iss: None,
+    };
+    let whole = trace(&store, &TraceRequest::new(seed.clone())).unwrap();
+    assert!(!whole.truncated);
+    assert!(whole.events.len() > 40, "{} events", whole.events.len());
+    let links: std::collections::BTreeMap<&str, (&str, &str)> = whole
+        .events
+        .iter()
+        .map(|e| {
+            (
+                e.event.id.as_str(),
+                (e.link.rule.as_str(), e.link.confidence.as_str()),
+            )
+        })
+        .collect();
+    for cap in [1, 17, whole.events.len() / 2, whole.events.len() - 1] {
+        let mut request = TraceRequest::new(seed.clone());
+        request.max_events = cap;
+        let part = trace(&store, &request).unwrap();
+        assert!(part.truncated, "cap {cap}");
+        assert_eq!(part.events.len(), cap);
+        for linked in &part.events {
+            assert_eq!(
+                links.get(linked.event.id.as_str()),
+                Some(&(linked.link.rule.as_str(), linked.link.confidence.as_str())),
+                "cap {cap}: {} is not linked so in the whole answer",
+                linked.event.raw
+            );
+        }
+    }
+    let mut request = TraceRequest::new(seed);
+    request.max_events = whole.events.len();
+    let exact = trace(&store, &request).unwrap();
+    assert_eq!(exact.events.len(), whole.events.len());
+}
+
 #[test]
 fn pilot_and_payload_traces_keep_to_their_own() {
     let dir = tempfile::tempdir().unwrap();

@@ -274,12 +274,23 @@ impl<'a> Expansion<'a> {
         from: Option<Timestamp>,
         to: Option<Timestamp>,
     ) -> Result<(Vec<Event>, bool), Error> {
+        if self.events.len() >= self.request.max_events {
+            // The answer is full: every event a lookup could add now would be refused, and
+            // none could change a link (only window events are probable, and they come
+            // last and never replace a link). Stop looking; the answer is truncated.
+            return Ok((Vec::new(), true));
+        }
         let bounds = self.clamp(from, to);
         let query = query.within(bounds.from, bounds.to);
         let hits = self
             .store
             .search(&query, self.limit(), Order::OldestFirst)?;
         let capped = hits.total > hits.events.len() as u64;
+        tracing::trace!(
+            found = hits.events.len(),
+            query = %format!("{query:?}").chars().take(120).collect::<String>(),
+            "trace lookup"
+        );
         if capped {
             tracing::debug!(
                 total = hits.total,
