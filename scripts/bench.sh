@@ -56,12 +56,27 @@ simulate() {
   echo "$stamp" >"$dir/.stamp"
 }
 
-# ingest CORPUS DATA RESULTDIR: a fresh store, timed, peak RSS recorded.
+# ingest CORPUS DATA RESULTDIR: a fresh store, timed, peak RSS recorded (by /usr/bin/time,
+# and split into anonymous memory and mapped index files by sampling /proc every 0.2 s:
+# file-backed pages are the index's own page cache, reclaimable, yet counted in RSS).
 ingest() {
   rm -rf "$2"
   echo "== ingesting $1 into $2" >&2
   /usr/bin/time -v -o "$3/ingest.time" \
-    "$BIN" --data "$2" ingest --tz UTC --output json "$1/logs" >"$3/ingest.json"
+    "$BIN" --data "$2" ingest --tz UTC --output json "$1/logs" >"$3/ingest.json" &
+  local timer=$! child="" anon=0 file=0 a f
+  while kill -0 "$timer" 2>/dev/null; do
+    [ -n "$child" ] || child=$(pgrep -P "$timer" | head -1 || true)
+    if [ -n "$child" ] && [ -r "/proc/$child/status" ]; then
+      a=$(awk '/^RssAnon:/ {print $2}' "/proc/$child/status" 2>/dev/null || true)
+      f=$(awk '/^RssFile:/ {print $2}' "/proc/$child/status" 2>/dev/null || true)
+      [ -n "$a" ] && [ "$a" -gt "$anon" ] && anon=$a
+      [ -n "$f" ] && [ "$f" -gt "$file" ] && file=$f
+    fi
+    sleep 0.2
+  done
+  wait "$timer"
+  printf '{"anon_kb": %s, "file_kb": %s}\n' "$anon" "$file" >"$3/ingest.rss"
   du -sb "$2/index" | cut -f1 >"$3/index.bytes"
 }
 

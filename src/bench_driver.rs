@@ -247,6 +247,7 @@ fn report(dir: &std::path::Path, cores: usize) -> Result<Value> {
     // CPU seconds: on a shared machine wall time includes waiting for the other tenants.
     let cpu_seconds = time_figure(&time_path, "User time (seconds):").unwrap_or(f64::NAN)
         + time_figure(&time_path, "System time (seconds):").unwrap_or(f64::NAN);
+    let rss_split = read_json(&dir.join("ingest.rss")).unwrap_or(Value::Null);
     let parse = read_json(&dir.join("parse.json")).ok();
     let store = read_json(&dir.join("store.json")).ok();
     let trace = read_json(&dir.join("trace.json")).ok();
@@ -322,6 +323,9 @@ fn report(dir: &std::path::Path, cores: usize) -> Result<Value> {
             "events_per_s": ingest_events_s,
             "events_per_s_per_core": ingest_events_s / cores_f,
             "peak_rss_mib": rss / (1 << 20) as f64,
+            // Sampled from /proc by bench.sh: heap and stacks, and mapped index files.
+            "peak_rss_anon_mib": rss_split["anon_kb"].as_f64().map(|kb| kb / 1024.0),
+            "peak_rss_file_mib": rss_split["file_kb"].as_f64().map(|kb| kb / 1024.0),
             "cpu_seconds": cpu_seconds,
             "mb_per_cpu_second": bytes / 1e6 / cpu_seconds,
         },

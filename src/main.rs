@@ -6,7 +6,23 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// glibc gives each thread that allocates its own malloc arena (up to 8 per core). Events
+/// are built in parser threads and freed in the writer and tantivy's threads, and each
+/// arena kept its own free memory: peak anonymous memory of a 10 M-event ingest was
+/// 900–1000 MiB with the default and 650 MiB with two arenas (scripts/bench.sh, BENCHMARKS.md).
+/// `MALLOC_ARENA_MAX` in the environment still wins.
+fn bound_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: mallopt only sets a tunable; called before any other thread exists.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 2);
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    bound_malloc_arenas();
     let cli = tokentrail::cli::Cli::parse();
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()
