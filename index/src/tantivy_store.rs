@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
-use tantivy::columnar::StrColumn;
+use tantivy::columnar::{Column, StrColumn};
 use tantivy::directory::error::LockError;
 use tantivy::directory::MmapDirectory;
 use tantivy::index::SegmentId;
@@ -519,9 +519,30 @@ struct ColumnFilter {
     negated: bool,
 }
 
-/// The top-level `EmptyOrOneOf` conditions of `query`, taken out of it (the rest is run as a
-/// tantivy query; these filter its hits from the columns before any event is fetched).
-fn split_column_filters(query: &Query) -> Result<(Query, Arc<[ColumnFilter]>), Error> {
+/// Conditions taken out of a query and applied to its hits from fast columns, before any
+/// event is fetched.
+#[derive(Default)]
+struct HitFilters {
+    columns: Vec<ColumnFilter>,
+    /// A time range (`from` included, `to` excluded; dated events only).
+    time: Option<(Option<i64>, Option<i64>)>,
+}
+
+impl HitFilters {
+    fn is_empty(&self) -> bool {
+        self.columns.is_empty() && self.time.is_none()
+    }
+}
+
+/// The top-level `EmptyOrOneOf` conditions of `query` and, when the query has other
+/// conditions, its top-level time range, taken out of it (the rest is run as a tantivy
+/// query; these filter its hits from the columns before any event is fetched).
+///
+/// A time range run as a tantivy query walks the whole `time` column of every segment for
+/// each query (tantivy 0.25's fast-field range), whatever the other conditions select; a
+/// lookup by key selects a few thousand events of millions, so checking the time of those
+/// hits only is far cheaper. A query of a time range alone keeps it as a query.
+fn split_column_filters(query: &Query) -> Result<(Query, Arc<HitFilters>), Error> {
     let filter = |part: &Query| -> Option<ColumnFilter> {
         let (inner, negated) = match part {
             Query::Not(inner) => (&**inner, true),
@@ -537,40 +558,70 @@ fn split_column_filters(query: &Query) -> Result<(Query, Arc<[ColumnFilter]>), E
         }
     };
     if let Some(only) = filter(query) {
-        return Ok((Query::All, Arc::from(vec![only])));
+        return Ok((
+            Query::All,
+            Arc::new(HitFilters {
+                columns: vec![only],
+                time: None,
+            }),
+        ));
     }
     let Query::And(parts) = query else {
-        return Ok((query.clone(), Arc::from(Vec::new())));
+        return Ok((query.clone(), Arc::new(HitFilters::default())));
     };
     let mut rest = Vec::new();
-    let mut filters = Vec::new();
+    let mut filters = HitFilters::default();
+    let mut times = Vec::new();
     for part in parts {
-        match filter(part) {
-            Some(found) => filters.push(found),
-            None => rest.push(part.clone()),
+        match (filter(part), part) {
+            (Some(found), _) => filters.columns.push(found),
+            (None, Query::TimeRange { .. }) => times.push(part.clone()),
+            (None, _) => rest.push(part.clone()),
         }
     }
     let rest = if rest.is_empty() {
-        Query::All
+        // Nothing else selects: the time range stays the query.
+        if times.is_empty() {
+            Query::All
+        } else {
+            Query::And(times)
+        }
     } else {
+        let mut from: Option<i64> = None;
+        let mut to: Option<i64> = None;
+        for time in &times {
+            if let Query::TimeRange { from: f, to: t } = time {
+                if let Some(f) = f {
+                    from = Some(from.map_or(f.millis(), |from| from.max(f.millis())));
+                }
+                if let Some(t) = t {
+                    to = Some(to.map_or(t.millis(), |to| to.min(t.millis())));
+                }
+            }
+        }
+        if !times.is_empty() {
+            filters.time = Some((from, to));
+        }
         Query::And(rest)
     };
-    Ok((rest, Arc::from(filters)))
+    Ok((rest, Arc::new(filters)))
 }
 
 /// Runs `inner` on the hits that pass every column filter.
 struct ColumnFiltered<C> {
     inner: C,
-    filters: Arc<[ColumnFilter]>,
+    filters: Arc<HitFilters>,
 }
 
 struct ColumnFilteredSegment<S> {
     inner: S,
-    filters: Arc<[ColumnFilter]>,
-    /// Per filter: the segment's column (`None`: no event of the segment has the field).
+    filters: Arc<HitFilters>,
+    /// Per column filter: the segment's column (`None`: no event of the segment has the field).
     columns: Vec<Option<StrColumn>>,
-    /// Per filter: whether a term ordinal of the segment's column passes.
+    /// Per column filter: whether a term ordinal of the segment's column passes.
     passes: Vec<HashMap<u64, bool>>,
+    /// The segment's `time` column, when the filters hold a time range.
+    time: Option<Column<i64>>,
     text: String,
 }
 
@@ -585,14 +636,20 @@ impl<C: Collector> Collector for ColumnFiltered<C> {
     ) -> tantivy::Result<Self::Child> {
         let columns = self
             .filters
+            .columns
             .iter()
             .map(|filter| segment.fast_fields().str(&filter.field))
             .collect::<tantivy::Result<Vec<_>>>()?;
+        let time = match self.filters.time {
+            Some(_) => Some(segment.fast_fields().i64("time")?),
+            None => None,
+        };
         Ok(ColumnFilteredSegment {
             inner: self.inner.for_segment(segment_local_id, segment)?,
-            passes: vec![HashMap::new(); self.filters.len()],
+            passes: vec![HashMap::new(); self.filters.columns.len()],
             filters: self.filters.clone(),
             columns,
+            time,
             text: String::new(),
         })
     }
@@ -611,7 +668,16 @@ impl<C: Collector> Collector for ColumnFiltered<C> {
 
 impl<S: SegmentCollector> ColumnFilteredSegment<S> {
     fn passes(&mut self, doc: DocId) -> bool {
-        for (index, filter) in self.filters.iter().enumerate() {
+        if let (Some((from, to)), Some(column)) = (self.filters.time, &self.time) {
+            // Undated events carry NO_TIME and are in no time range.
+            let Some(time) = column.first(doc).filter(|&time| time != NO_TIME) else {
+                return false;
+            };
+            if from.is_some_and(|from| time < from) || to.is_some_and(|to| time >= to) {
+                return false;
+            }
+        }
+        for (index, filter) in self.filters.columns.iter().enumerate() {
             let ord = self.columns[index]
                 .as_ref()
                 .and_then(|column| column.term_ords(doc).next());
@@ -662,7 +728,7 @@ impl EventStore for TantivyStore {
     fn search(&self, query: &Query, limit: usize, order: Order) -> Result<Hits, Error> {
         let searcher = self.reader.searcher();
         let (query, filters) = split_column_filters(query)?;
-        for filter in filters.iter() {
+        for filter in filters.columns.iter() {
             if !COLUMN_FILTER_FIELDS.contains(&filter.field.as_str()) {
                 return Err(Error::BadQuery(format!(
                     "an empty-or-one-of condition works on {} only, not {:?}",
@@ -1021,6 +1087,97 @@ mod tests {
         );
         assert_eq!(ids(Query::All.within(Some(Timestamp(0)), None)), ["dated"]);
         assert_eq!(ids(Query::All).len(), 2);
+    }
+
+    #[test]
+    fn a_time_window_beside_other_conditions_filters_their_hits_from_the_time_column() {
+        // Such a window is applied to the hits of the other conditions, not run as a range
+        // query: the answer must be the same, bounds, undated events and limits included.
+        let dir = tempfile::tempdir().unwrap();
+        let store = TantivyStore::open(dir.path()).unwrap();
+        let mut sink = store.writer(50 << 20).unwrap();
+        let mut all = Vec::new();
+        for n in 0..40i64 {
+            let sub = if n % 3 == 0 { "bob" } else { "alice" };
+            let mut e = event(&format!("e{n:02}"), sub, 1000 * n, "read /store/x");
+            if n % 7 == 0 {
+                e.time = None;
+            }
+            sink.add(&e, false).unwrap();
+            all.push(e);
+            if n == 19 {
+                sink.commit(&Checkpoints::default()).unwrap();
+            }
+        }
+        sink.commit(&Checkpoints::default()).unwrap();
+        store.reload().unwrap();
+        let alice = Query::term("sub", "alice");
+        let expected = |from: Option<i64>, to: Option<i64>| -> Vec<String> {
+            all.iter()
+                .filter(|e| e.sub == "alice")
+                .filter(|e| {
+                    e.time.is_some_and(|t| {
+                        from.is_none_or(|f| t.millis() >= f) && to.is_none_or(|u| t.millis() < u)
+                    })
+                })
+                .map(|e| e.id.clone())
+                .collect()
+        };
+        let found = |query: &Query, limit: usize| {
+            let hits = store.search(query, limit, Order::OldestFirst).unwrap();
+            let ids: Vec<String> = hits.events.into_iter().map(|e| e.id).collect();
+            (ids, hits.total)
+        };
+        for (from, to) in [
+            (Some(5000), Some(20000)),
+            (Some(0), None),
+            (None, Some(14000)),
+            (Some(14000), Some(14001)),
+            (Some(14001), Some(14001)),
+        ] {
+            let query = alice.clone().within(from.map(Timestamp), to.map(Timestamp));
+            let want = expected(from, to);
+            assert_eq!(found(&query, 100), (want.clone(), want.len() as u64));
+            // The limit counts kept hits only; the total counts them all.
+            let (first, total) = found(&query, 2);
+            assert_eq!(first, want.iter().take(2).cloned().collect::<Vec<_>>());
+            assert_eq!(total, want.len() as u64);
+        }
+        // Two windows in one AND: both hold.
+        let both = Query::And(vec![
+            alice.clone().within(Some(Timestamp(5000)), None),
+            Query::TimeRange {
+                from: None,
+                to: Some(Timestamp(12000)),
+            },
+        ]);
+        let Query::And(parts) = both else {
+            unreachable!()
+        };
+        let flat = Query::And(
+            parts
+                .into_iter()
+                .flat_map(|part| match part {
+                    Query::And(inner) => inner,
+                    other => vec![other],
+                })
+                .collect(),
+        );
+        assert_eq!(found(&flat, 100).0, expected(Some(5000), Some(12000)));
+        // With a column filter too.
+        let own = Query::And(vec![
+            Query::Text("store".into()),
+            Query::EmptyOrOneOf {
+                field: "sub".into(),
+                values: vec!["bob".into()],
+            },
+            Query::TimeRange {
+                from: Some(Timestamp(3000)),
+                to: Some(Timestamp(10000)),
+            },
+        ]);
+        // e03 e06 e09 (bob, dated; e00 and e07 are undated or alice).
+        assert_eq!(found(&own, 100).0, vec!["e03", "e06", "e09"]);
     }
 
     #[test]
