@@ -581,37 +581,32 @@ fn split_column_filters(query: &Query) -> Result<(Query, Arc<HitFilters>), Error
     };
     let mut rest = Vec::new();
     let mut filters = HitFilters::default();
-    let mut times = Vec::new();
+    // Every top-level time range, and their intersection (`from` included, `to` excluded).
+    let mut time_parts = Vec::new();
+    let (mut from, mut to) = (None, None);
     for part in parts {
-        match (filter(part), part) {
-            (Some(found), _) => filters.columns.push(found),
-            (None, Query::TimeRange { .. }) => times.push(part.clone()),
-            (None, _) => rest.push(part.clone()),
+        if let Some(found) = filter(part) {
+            filters.columns.push(found);
+            continue;
+        }
+        match part {
+            Query::TimeRange { from: f, to: t } => {
+                from = from.max(f.map(|f| f.millis()));
+                to = [to, t.map(|t| t.millis())].into_iter().flatten().min();
+                time_parts.push(part.clone());
+            }
+            _ => rest.push(part.clone()),
         }
     }
+    if rest.is_empty() {
+        // Nothing else selects: the time ranges stay the query.
+        rest = time_parts;
+    } else if !time_parts.is_empty() {
+        filters.time = Some((from, to));
+    }
     let rest = if rest.is_empty() {
-        // Nothing else selects: the time range stays the query.
-        if times.is_empty() {
-            Query::All
-        } else {
-            Query::And(times)
-        }
+        Query::All
     } else {
-        let mut from: Option<i64> = None;
-        let mut to: Option<i64> = None;
-        for time in &times {
-            if let Query::TimeRange { from: f, to: t } = time {
-                if let Some(f) = f {
-                    from = Some(from.map_or(f.millis(), |from| from.max(f.millis())));
-                }
-                if let Some(t) = t {
-                    to = Some(to.map_or(t.millis(), |to| to.min(t.millis())));
-                }
-            }
-        }
-        if !times.is_empty() {
-            filters.time = Some((from, to));
-        }
         Query::And(rest)
     };
     Ok((rest, Arc::new(filters)))
@@ -1155,25 +1150,17 @@ mod tests {
         }
         // Two windows in one AND: both hold.
         let both = Query::And(vec![
-            alice.clone().within(Some(Timestamp(5000)), None),
+            alice.clone(),
+            Query::TimeRange {
+                from: Some(Timestamp(5000)),
+                to: None,
+            },
             Query::TimeRange {
                 from: None,
                 to: Some(Timestamp(12000)),
             },
         ]);
-        let Query::And(parts) = both else {
-            unreachable!()
-        };
-        let flat = Query::And(
-            parts
-                .into_iter()
-                .flat_map(|part| match part {
-                    Query::And(inner) => inner,
-                    other => vec![other],
-                })
-                .collect(),
-        );
-        assert_eq!(found(&flat, 100).0, expected(Some(5000), Some(12000)));
+        assert_eq!(found(&both, 100).0, expected(Some(5000), Some(12000)));
         // With a column filter too.
         let own = Query::And(vec![
             Query::Text("store".into()),

@@ -599,11 +599,10 @@ impl<'a> Expansion<'a> {
         subs: &HashSet<String>,
         jtis: &HashSet<String>,
     ) -> Result<Option<ClusterEvents>, Error> {
-        // Only file operations of no other identity or token are fetched (the store drops
-        // the others before fetching them; the full test runs again on every event found).
-        // Whether an event is a file operation is tested on the events found (as a window
-        // looked up alone does): as a query, `action:file.*` would gather the postings of
-        // every file operation of the store for each lookup.
+        // Only events of no other identity or token are fetched (the store drops the others
+        // before fetching them). Whether an event is a file operation is tested on the events
+        // found, with the rest of the window test (as a window looked up alone does): as a
+        // query, `action:file.*` would gather every file operation of the store per lookup.
         let [own_subs, own_jtis] = own_keys(subs, jtis);
         let query = Query::And(vec![
             window_query(&cluster.node, &cluster.ip),
@@ -1378,6 +1377,7 @@ mod tests {
         assert_eq!(answer.jobs[0].batch_job_id, "ce#99.0");
         assert_eq!(answer.jobs[0].started, Some(Timestamp(3_000)));
     }
+
     #[test]
     fn events_of_one_line_come_in_the_same_order_every_time() {
         // Several events of one line share time, file and line; the answer orders them by
