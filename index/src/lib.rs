@@ -7,6 +7,7 @@ pub mod clickhouse;
 pub mod query;
 pub mod retention;
 pub mod store;
+mod stored;
 mod tantivy_store;
 pub mod trace;
 mod words;

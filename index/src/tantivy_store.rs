@@ -5,7 +5,8 @@
 //! `i64` milliseconds, `sub` and `jti` (and the low-cardinality keys) also as fast columns so
 //! that [`Query::EmptyOrOneOf`] filters hits before their events are fetched, the raw line as full text without its opaque tokens (see
 //! [`crate::words`]; document ids only, no positions: small), and the whole event as JSON in
-//! a zstd doc store.
+//! a zstd doc store, in the compact form of [`crate::stored`] (empty fields and derivable ids
+//! left out; the stream fingerprints those ids come from in the fast `stream` column).
 //! Commits carry [`Checkpoints`] in tantivy's commit payload, so the index content and the
 //! positions ingest has reached are always written together.
 
@@ -38,6 +39,7 @@ use tokentrail_parsers::Event;
 
 use crate::query::Query;
 use crate::store::{Checkpoints, EventSink, EventStore, Hits, Order};
+use crate::stored;
 use crate::words::{words_analyzer, WORDS_TOKENIZER};
 use crate::Error;
 
@@ -66,6 +68,7 @@ struct Fields {
     token_exp: Field,
     text: Field,
     doc: Field,
+    stream: Field,
     keys: Vec<(&'static str, Field)>,
 }
 
@@ -124,6 +127,9 @@ fn schema() -> (Schema, Fields) {
     // Stored as text, not bytes: tantivy reads a stored string with one copy, bytes one
     // element at a time (that was a sixth of a trace's time).
     let doc = builder.add_text_field("doc", STORED);
+    // The content fingerprint of the event's stream, when the stored event leaves its id out
+    // to be computed from it (see `crate::stored`): a fast column only, dictionary-encoded.
+    let stream = builder.add_text_field("stream", FAST);
     let mut keys = Vec::new();
     for name in KEY_FIELDS.iter().chain(LIST_FIELDS) {
         // `sub` and `jti`: the trace's filter on other identities reads them from the column
@@ -149,6 +155,7 @@ fn schema() -> (Schema, Fields) {
             token_exp,
             text,
             doc,
+            stream,
             keys,
         },
     )
@@ -421,14 +428,6 @@ impl TantivyStore {
         })
     }
 
-    fn decode(&self, document: &TantivyDocument) -> Result<Event, Error> {
-        let json = document
-            .get_first(self.fields.doc)
-            .and_then(|value| value.as_str())
-            .ok_or_else(|| Error::Corrupt("stored document without its event".into()))?;
-        serde_json::from_str(json).map_err(|error| Error::Corrupt(error.to_string()))
-    }
-
     /// The stored events at `addresses`, in that order. Read in storage order (consecutive
     /// documents share a doc store block, which tantivy keeps decompressed in its cache) and
     /// through the decoded-event cache.
@@ -442,6 +441,7 @@ impl TantivyStore {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let cache = &mut *guard;
+        let mut streams = StreamColumns::default();
         for index in by_storage {
             let address = addresses[index];
             let key = (
@@ -454,8 +454,7 @@ impl TantivyStore {
                 continue;
             }
             cache.misses += 1;
-            let document: TantivyDocument = searcher.doc(address)?;
-            let event = self.decode(&document)?;
+            let event = read_stored(searcher, self.fields.doc, address, &mut streams)?;
             if cache.events.len() >= EVENT_CACHE_CAPACITY {
                 cache.events.clear();
             }
@@ -490,6 +489,76 @@ impl crate::store::Backend for TantivyStore {
 }
 
 /// A lock tantivy could not take, said plainly: another writer, or a directory we cannot write.
+/// The stored event at `address`, its id computed again when the stored form left it out
+/// (see [`crate::stored`]).
+fn read_stored(
+    searcher: &Searcher,
+    doc: Field,
+    address: DocAddress,
+    streams: &mut StreamColumns,
+) -> Result<Event, Error> {
+    let document: TantivyDocument = searcher.doc(address)?;
+    let json = document
+        .get_first(doc)
+        .and_then(|value| value.as_str())
+        .ok_or_else(|| Error::Corrupt("stored document without its event".into()))?;
+    let mut event: Event =
+        serde_json::from_str(json).map_err(|error| Error::Corrupt(error.to_string()))?;
+    if event.id.is_empty() {
+        let fingerprint = streams.fingerprint(searcher, address)?.ok_or_else(|| {
+            Error::Corrupt("stored event with neither its id nor its stream".into())
+        })?;
+        event.id = stored::implicit_id(fingerprint, &event.origin);
+    }
+    Ok(event)
+}
+
+/// The `stream` column of each segment, opened when first needed, and the fingerprint read
+/// last (events read in storage order mostly come from one stream after another).
+#[derive(Default)]
+struct StreamColumns {
+    columns: HashMap<u32, Option<StrColumn>>,
+    last: Option<(u32, u64)>,
+    fingerprint: String,
+}
+
+impl StreamColumns {
+    fn fingerprint(
+        &mut self,
+        searcher: &Searcher,
+        address: DocAddress,
+    ) -> Result<Option<&str>, Error> {
+        let segment = address.segment_ord;
+        let column = match self.columns.entry(segment) {
+            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::hash_map::Entry::Vacant(entry) => entry.insert(
+                searcher
+                    .segment_reader(segment)
+                    .fast_fields()
+                    .str("stream")?,
+            ),
+        };
+        let Some(column) = column else {
+            return Ok(None);
+        };
+        let Some(ord) = column.term_ords(address.doc_id).next() else {
+            return Ok(None);
+        };
+        if self.last != Some((segment, ord)) {
+            self.last = None;
+            self.fingerprint.clear();
+            let found = column
+                .ord_to_str(ord, &mut self.fingerprint)
+                .map_err(|error| Error::Corrupt(format!("stream column: {error}")))?;
+            if !found {
+                return Ok(None);
+            }
+            self.last = Some((segment, ord));
+        }
+        Ok(Some(&self.fingerprint))
+    }
+}
+
 fn lock_error(error: TantivyError, directory: &Path) -> Error {
     match error {
         TantivyError::LockFailure(LockError::LockBusy, _) => Error::Busy(directory.to_path_buf()),
@@ -841,14 +910,9 @@ impl TantivySink {
         // The key is known: compare the stored ids (keys of two ids may collide).
         let query = TermQuery::new(term, IndexRecordOption::Basic);
         let top = searcher.search(&query, &TopDocs::with_limit(16))?;
+        let mut streams = StreamColumns::default();
         for (_, address) in top {
-            let document: TantivyDocument = searcher.doc(address)?;
-            let json = document
-                .get_first(self.fields.doc)
-                .and_then(|value| value.as_str())
-                .ok_or_else(|| Error::Corrupt("stored document without its event".into()))?;
-            let event: Event =
-                serde_json::from_str(json).map_err(|error| Error::Corrupt(error.to_string()))?;
+            let event = read_stored(&searcher, self.fields.doc, address, &mut streams)?;
             if event.id == id {
                 return Ok(true);
             }
@@ -874,8 +938,12 @@ impl TantivySink {
             }
         }
         document.add_text(fields.text, &event.raw);
-        let json =
-            serde_json::to_string(event).map_err(|error| Error::Corrupt(error.to_string()))?;
+        let stream = stored::implicit_id_stream(event);
+        if let Some(fingerprint) = stream {
+            document.add_text(fields.stream, fingerprint);
+        }
+        let json = stored::to_json(event, stream.is_none())
+            .map_err(|error| Error::Corrupt(error.to_string()))?;
         document.add_text(fields.doc, json);
         Ok(document)
     }
@@ -994,6 +1062,86 @@ mod tests {
             )
             .unwrap();
         assert_eq!(ranged.total, 1);
+    }
+
+    #[test]
+    fn parsed_events_are_stored_without_their_id_and_read_back_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TantivyStore::open(dir.path()).unwrap();
+        let mut sink = store.writer(50 << 20).unwrap();
+        let context = tokentrail_parsers::Context {
+            path: "/var/log/site/unknown.log".into(),
+            ..Default::default()
+        };
+        let (parsed, _) = tokentrail_parsers::parse_text(
+            "a line no parser knows\nanother one\n",
+            None,
+            context.clone(),
+        )
+        .unwrap();
+        let (other_stream, _) =
+            tokentrail_parsers::parse_text("a second stream\n", None, context).unwrap();
+        assert_eq!(parsed.len(), 2);
+        // The second event of a line keeps its id; so does an event with an id from elsewhere.
+        let mut second_of_line = other_stream[0].clone();
+        second_of_line.id_source.0.as_mut().unwrap().1 = 1;
+        second_of_line.id = tokentrail_parsers::stream::event_id(
+            &second_of_line.id_source.0.as_ref().unwrap().0,
+            second_of_line.origin.offset,
+            1,
+        );
+        let foreign = event("not-derived", "alice", 1000, "pushed");
+        let all: Vec<Event> = parsed
+            .iter()
+            .chain(&other_stream)
+            .chain([&second_of_line, &foreign])
+            .cloned()
+            .collect();
+        for event in &all {
+            assert!(sink.add(event, true).unwrap());
+        }
+        sink.commit(&Checkpoints::default()).unwrap();
+        store.reload().unwrap();
+
+        // What the doc store holds: no id for the first three, the id for the last two.
+        let searcher = store.reader.searcher();
+        let stored: Vec<String> = searcher
+            .search(&AllQuery, &TopDocs::with_limit(10))
+            .unwrap()
+            .into_iter()
+            .map(|(_, address)| {
+                let document: TantivyDocument = searcher.doc(address).unwrap();
+                document
+                    .get_first(store.fields.doc)
+                    .and_then(|value| value.as_str())
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(stored.len(), 5);
+        for (event, keeps_id) in all.iter().zip([false, false, false, true, true]) {
+            let found = stored
+                .iter()
+                .filter(|json| json.contains(&event.raw))
+                .count();
+            assert!(found >= 1, "{} not stored", event.raw);
+            let with_id = stored.iter().any(|json| json.contains(&event.id));
+            assert_eq!(with_id, keeps_id, "{}", event.raw);
+        }
+
+        // Every way of reading gives the id back: search, get by id, and the re-ingest check.
+        let mut read = store
+            .search(&Query::All, 10, Order::OldestFirst)
+            .unwrap()
+            .events;
+        read.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut expected = all.clone();
+        expected.sort_by(|a, b| a.id.cmp(&b.id));
+        assert_eq!(read, expected);
+        for event in &all {
+            assert_eq!(store.get(&event.id).unwrap().as_ref(), Some(event));
+            assert!(!sink.add(event, true).unwrap(), "{} added twice", event.raw);
+        }
     }
 
     #[test]

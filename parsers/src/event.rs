@@ -3,6 +3,7 @@
 //! tests outside this repository: never rename a field here.
 
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -213,6 +214,26 @@ pub struct Event {
     pub session_id: String,
     pub origin: Origin,
     pub raw: String,
+    /// How the stream parser made `id` (ingest only: never serialised, never stored).
+    #[serde(skip)]
+    pub id_source: IdSource,
+}
+
+/// The inputs of an event's id as the stream parser computed it
+/// ([`crate::stream::event_id`]): the content fingerprint of its stream and the event's index
+/// among the events of its line. A store that keeps the fingerprint once per stream can then
+/// leave the id — 16 random bytes, a third of a compressed stored event — out of each stored
+/// event and compute it again when it reads the event back.
+///
+/// A hint known only while ingesting: events read back from a store or built elsewhere have
+/// none, and equality ignores it (two events are equal whatever hint they carry).
+#[derive(Clone, Debug, Default)]
+pub struct IdSource(pub Option<(Arc<str>, usize)>);
+
+impl PartialEq for IdSource {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 impl Event {

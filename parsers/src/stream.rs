@@ -5,11 +5,12 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::event::{Event, Service};
+use crate::event::{Event, IdSource, Service};
 use crate::jwt;
 use crate::parser::{Context, Feed, Format, Line, LineParser};
 use crate::registry;
@@ -138,7 +139,7 @@ struct Slot {
 /// Parses one stream.
 pub struct StreamParser {
     context: Context,
-    fingerprint: String,
+    fingerprint: Arc<str>,
     forced: Option<&'static Format>,
     slots: Vec<Slot>,
     sticky: Option<usize>,
@@ -178,7 +179,7 @@ impl StreamParser {
         };
         Ok(StreamParser {
             context,
-            fingerprint,
+            fingerprint: fingerprint.into(),
             forced,
             slots: Vec::new(),
             sticky: None,
@@ -394,6 +395,7 @@ impl StreamParser {
             self.index_at_offset = 0;
         }
         event.id = event_id(&self.fingerprint, event.origin.offset, self.index_at_offset);
+        event.id_source = IdSource(Some((self.fingerprint.clone(), self.index_at_offset)));
         counts_of(&mut self.stats, &event.source).events += 1;
     }
 
