@@ -317,6 +317,8 @@ impl TantivyStore {
             reader: self.reader.clone(),
             fields: self.fields.clone(),
             uncommitted: 0,
+            pending: Vec::new(),
+            locality: Locality::default(),
         })
     }
 
@@ -861,12 +863,108 @@ pub struct TantivySink {
     reader: IndexReader,
     fields: Fields,
     uncommitted: u64,
+    /// Documents not yet given to the writer, with their locality group (see [`Locality`]).
+    pending: Vec<(u64, TantivyDocument)>,
+    locality: Locality,
+}
+
+/// Documents the sink holds and sorts by locality group before the writer gets them. 16 384
+/// documents: peak RSS of ingest +43 MiB at 1 M events, +80 MB at 10 M; ingest CPU 1.10×
+/// at 1 M (5 pairs, 0.89–1.69), 0.97× at 10 M (one run each); a busy identity's trace as a
+/// whole process 0.68× at 1 M and 0.59× at 10 M. A larger batch groups a little better and
+/// holds more memory (simulated on 300 000 events: blocks touched by one trace 468 in
+/// arrival order, 148 with 8 192, 106 with 32 768).
+const LOCALITY_BATCH: usize = 16_384;
+/// Link values remembered across batches (see [`Locality`]); forgotten all at once when full.
+const LOCALITY_LINKS: usize = 1 << 20;
+
+/// Groups the events of one identity, so that they sit side by side in the doc store.
+///
+/// tantivy stores documents in the order they are added, in zstd blocks of
+/// `DOCSTORE_BLOCK_BYTES`, and reading one event decompresses its whole block. Log files
+/// interleave the whole site's users by time, so the events of one identity, added in file
+/// order, land one per block: a trace of thousands of events decompressed thousands of
+/// blocks, most of its time. The sink sorts each batch of documents by a group — the event's
+/// `sub`; for an event without one, the `sub` last seen with one of its link values (`jti`,
+/// session, transfer, job ids), so that a dCache billing line joins the access line of its
+/// session; otherwise its client address or host — keeping the order of arrival within a
+/// group. Only the storage order changes: answers are sorted by their own keys.
+#[derive(Default)]
+struct Locality {
+    identity_of_link: HashMap<u64, u64>,
+}
+
+impl Locality {
+    fn group(&mut self, event: &Event) -> u64 {
+        let links = [
+            ("jti", event.jti.as_str()),
+            ("session_id", event.session_id.as_str()),
+            ("transfer_id", event.transfer_id.as_str()),
+            ("job_id", event.job_id.as_str()),
+            ("batch_job_id", event.batch_job_id.as_str()),
+        ];
+        if !event.sub.is_empty() {
+            let identity = hash_of("sub", &event.sub);
+            if self.identity_of_link.len() >= LOCALITY_LINKS {
+                self.identity_of_link.clear();
+            }
+            for (name, value) in links {
+                if !value.is_empty() {
+                    self.identity_of_link.insert(hash_of(name, value), identity);
+                }
+            }
+            return identity;
+        }
+        for (name, value) in links {
+            if !value.is_empty() {
+                if let Some(identity) = self.identity_of_link.get(&hash_of(name, value)) {
+                    return *identity;
+                }
+            }
+        }
+        if !event.client_ip.is_empty() {
+            return hash_of("client_ip", &event.client_ip);
+        }
+        hash_of("host", &event.host)
+    }
+}
+
+/// A 64-bit FNV-1a hash of a field name and value (groups only: a collision merely puts two
+/// groups side by side).
+fn hash_of(name: &str, value: &str) -> u64 {
+    let mut hash = 0xcbf2_9ce4_8422_2325_u64;
+    for byte in name.bytes().chain([0]).chain(value.bytes()) {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
 }
 
 impl TantivySink {
     /// Events added since the last commit.
     pub fn uncommitted(&self) -> u64 {
         self.uncommitted
+    }
+
+    /// Gives the pending documents to the writer, each locality group together, in order of
+    /// arrival within a group (a stable sort).
+    fn flush(&mut self) -> Result<(), Error> {
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.sort_by_key(|(group, _)| *group);
+        for (_, document) in pending.drain(..) {
+            if let Err(error) = self.writer.add_document(document) {
+                // An indexing thread failed (a full disk, most often) and the writer only
+                // says it was killed; joining the threads gives their own error, which says
+                // what happened.
+                if let TantivyError::ErrorInThread(_) = error {
+                    if let Err(cause) = self.writer.prepare_commit() {
+                        return Err(cause.into());
+                    }
+                }
+                return Err(error.into());
+            }
+        }
+        self.pending = pending;
+        Ok(())
     }
 
     /// Retention: deletes every dated event older than `before` (events without a time are
@@ -879,6 +977,8 @@ impl TantivySink {
         before: tokentrail_parsers::Timestamp,
         checkpoints: &Checkpoints,
     ) -> Result<(), Error> {
+        // Pending documents first: a delete applies to the documents added before it.
+        self.flush()?;
         let query = RangeQuery::new(
             Bound::Excluded(Term::from_field_i64(self.fields.time, NO_TIME)),
             Bound::Excluded(Term::from_field_i64(self.fields.time, before.millis())),
@@ -955,23 +1055,19 @@ impl EventSink for TantivySink {
             return Ok(false);
         }
         let document = self.document(event)?;
-        if let Err(error) = self.writer.add_document(document) {
-            // An indexing thread failed (a full disk, most often) and the writer only says it
-            // was killed; joining the threads gives their own error, which says what happened.
-            if let TantivyError::ErrorInThread(_) = error {
-                if let Err(cause) = self.writer.prepare_commit() {
-                    return Err(cause.into());
-                }
-            }
-            return Err(error.into());
-        }
+        let group = self.locality.group(event);
+        self.pending.push((group, document));
         self.uncommitted += 1;
+        if self.pending.len() >= LOCALITY_BATCH {
+            self.flush()?;
+        }
         Ok(true)
     }
 
     fn commit(&mut self, checkpoints: &Checkpoints) -> Result<(), Error> {
         let payload = serde_json::to_string(checkpoints)
             .map_err(|error| Error::Corrupt(error.to_string()))?;
+        self.flush()?;
         let mut prepared = self.writer.prepare_commit()?;
         prepared.set_payload(&payload);
         prepared.commit()?;
@@ -1142,6 +1238,77 @@ mod tests {
             assert_eq!(store.get(&event.id).unwrap().as_ref(), Some(event));
             assert!(!sink.add(event, true).unwrap(), "{} added twice", event.raw);
         }
+    }
+
+    #[test]
+    fn events_of_one_identity_are_stored_side_by_side() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TantivyStore::open(dir.path()).unwrap();
+        let mut sink = store.writer(50 << 20).unwrap();
+        // Arrival order interleaves three identities, as a log file does; the billing-like
+        // line without a sub shares alice's session, the one of an unknown session falls
+        // back to its client address.
+        let mut added = Vec::new();
+        for round in 0..40 {
+            for sub in ["alice", "bob", "carol"] {
+                let mut event = event(&format!("{sub}-{round}"), sub, 1000 + round, "x");
+                event.session_id = format!("session-{sub}");
+                added.push(event);
+            }
+            let mut billing = event(&format!("billing-{round}"), "", 1000 + round, "x");
+            billing.session_id = "session-alice".into();
+            added.push(billing);
+            let mut stranger = event(&format!("stranger-{round}"), "", 1000 + round, "x");
+            stranger.session_id = "unseen".into();
+            stranger.client_ip = "192.0.2.9".into();
+            added.push(stranger);
+        }
+        for event in &added {
+            sink.add(event, false).unwrap();
+        }
+        sink.commit(&Checkpoints::default()).unwrap();
+        store.reload().unwrap();
+
+        let searcher = store.reader.searcher();
+        let mut seen = 0;
+        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+            let mut streams = StreamColumns::default();
+            let groups: Vec<(String, i64)> = (0..segment.max_doc())
+                .map(|doc| {
+                    let address = DocAddress::new(ord as u32, doc);
+                    let event =
+                        read_stored(&searcher, store.fields.doc, address, &mut streams).unwrap();
+                    let round: i64 = event.id.rsplit('-').next().unwrap().parse().unwrap();
+                    assert_eq!(event.time, Some(Timestamp(1000 + round)));
+                    let group = match event.id.split('-').next().unwrap() {
+                        "billing" => "alice".to_string(),
+                        name => name.to_string(),
+                    };
+                    (group, round)
+                })
+                .collect();
+            seen += groups.len();
+            // Each group is one run of documents, in order of arrival within it.
+            for pair in groups.windows(2) {
+                if pair[0].0 == pair[1].0 {
+                    assert!(pair[0].1 <= pair[1].1, "{groups:?}");
+                }
+            }
+            let mut runs: Vec<&String> = groups.iter().map(|(group, _)| group).collect();
+            runs.dedup();
+            let mut distinct = runs.clone();
+            distinct.sort();
+            distinct.dedup();
+            assert_eq!(runs.len(), distinct.len(), "{groups:?}");
+        }
+        assert_eq!(seen, added.len());
+        assert_eq!(
+            store
+                .search(&query::parse("sub:alice").unwrap(), 100, Order::OldestFirst)
+                .unwrap()
+                .total,
+            40
+        );
     }
 
     #[test]
