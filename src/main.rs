@@ -37,9 +37,12 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error)
             if error.chain().any(|cause| {
-                cause
-                    .downcast_ref::<std::io::Error>()
-                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+                let kind = match cause.downcast_ref::<serde_json::Error>() {
+                    // serde_json keeps the io::Error it met out of the error chain.
+                    Some(json) => json.io_error_kind(),
+                    None => cause.downcast_ref::<std::io::Error>().map(|io| io.kind()),
+                };
+                kind == Some(std::io::ErrorKind::BrokenPipe)
             }) =>
         {
             // The reader of our output went away (`| head`): not an error.

@@ -398,3 +398,44 @@ fn no_bearer_token_signature_reaches_the_store() {
     let text = serde_json::to_string(&events).unwrap();
     assert!(!text.contains(signature));
 }
+
+#[test]
+fn output_cut_short_by_its_reader_is_not_an_error() {
+    // `tokentrail search … | head`: the reader goes away and writes fail with a broken pipe,
+    // which is the reader's choice, not a failure (exit 0, nothing on stderr).
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let mut text = String::new();
+    for number in 0..3000 {
+        text.push_str(&format!(
+            "a line of an application no parser knows, number {number}\n"
+        ));
+    }
+    std::fs::write(logs.join("app.log"), text).unwrap();
+    let data = dir.path().join("data");
+    ok(tokentrail(
+        &data,
+        &["ingest", "--tz", "UTC", logs.to_str().unwrap()],
+    ));
+    for format in ["json", "csv", "table"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tokentrail"))
+            .arg("--data")
+            .arg(&data)
+            .args(["search", "", "--limit", "5000", "--format", format])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 16];
+        std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success() && output.stderr.is_empty(),
+            "{format}: {:?} {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
