@@ -490,7 +490,6 @@ impl crate::store::Backend for TantivyStore {
     }
 }
 
-/// A lock tantivy could not take, said plainly: another writer, or a directory we cannot write.
 /// The stored event at `address`, its id computed again when the stored form left it out
 /// (see [`crate::stored`]).
 fn read_stored(
@@ -561,6 +560,7 @@ impl StreamColumns {
     }
 }
 
+/// A lock tantivy could not take, said plainly: another writer, or a directory we cannot write.
 fn lock_error(error: TantivyError, directory: &Path) -> Error {
     match error {
         TantivyError::LockFailure(LockError::LockBusy, _) => Error::Busy(directory.to_path_buf()),
