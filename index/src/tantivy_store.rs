@@ -52,7 +52,7 @@ const NO_TIME: i64 = i64::MIN;
 /// Decompressed doc-store blocks kept per segment (tantivy's default is 100). Events are
 /// fetched in storage order, so a lookup reuses the block it just read; across lookups a
 /// block is rarely read again (a trace of 6 000 events at 10 M events: the same CPU with
-/// 1 000 blocks as with 4). With 512 KiB blocks, tantivy's 100 blocks per segment held up to
+/// 1 000 blocks as with 4). With 512 KiB blocks (measured then; 128 KiB now), tantivy's 100 blocks per segment held up to
 /// ~600 MB of a 12-segment store: that trace's peak RSS was 1.05 GB with 100 blocks, 0.72 GB
 /// with 16, and system time for fresh pages halved; 0 blocks (no cache) costs 30 % more CPU
 /// and more than doubles an address trace, as neighbouring events re-read their block.
@@ -87,11 +87,14 @@ impl Fields {
 }
 
 /// Doc store blocks: large enough for zstd to find the repetition between events' JSON
-/// (the store is most of the index), small enough that fetching one event stays cheap.
-/// On the small corpus: 64 KiB at level 5 19.0 MB, 256 KiB at level 9 15.2 MB, 512 KiB at
-/// level 9 14.2 MB (level 12: 14.1 MB, more CPU); trace latency unchanged within noise
-/// (decoded events and blocks are cached).
-const DOCSTORE_BLOCK_BYTES: usize = 512 << 10;
+/// (the store is most of the index), small enough that fetching one event stays cheap:
+/// reading one event decompresses its whole block. With one identity's events grouped
+/// ([`Locality`]), 128 KiB against 512 KiB at 10 M events: store 1 548 MB against 1 490 MB
+/// (+3.9 %); a busy identity's trace (6 064 events) 0.59× as a whole process, peak RSS 523 →
+/// 398 MB; in-process p95 of busy identities 1.92 → 1.28 s, of addresses 3.7 → 2.1 s.
+/// (Before grouping, on the small corpus: 64 KiB at level 5 19.0 MB, 256 KiB at level 9
+/// 15.2 MB, 512 KiB at level 9 14.2 MB; level 12: 14.1 MB, more CPU.)
+const DOCSTORE_BLOCK_BYTES: usize = 128 << 10;
 const DOCSTORE_ZSTD_LEVEL: i32 = 9;
 
 /// An exact-match key field: one untokenised term, no field norms (nothing is scored by
