@@ -92,6 +92,7 @@ impl Fields {
 /// ([`Locality`]), 128 KiB against 512 KiB at 10 M events: store 1 548 MB against 1 490 MB
 /// (+3.9 %); a busy identity's trace (6 064 events) 0.59× as a whole process, peak RSS 523 →
 /// 398 MB; in-process p95 of busy identities 1.92 → 1.28 s, of addresses 3.7 → 2.1 s.
+/// 64 KiB buys little more: store +4.0 % again (1 610 MB), that trace 0.96×, an address 1.04×.
 /// (Before grouping, on the small corpus: 64 KiB at level 5 19.0 MB, 256 KiB at level 9
 /// 15.2 MB, 512 KiB at level 9 14.2 MB; level 12: 14.1 MB, more CPU.)
 const DOCSTORE_BLOCK_BYTES: usize = 128 << 10;
