@@ -27,7 +27,7 @@ pub(crate) fn implicit_id_stream(event: &Event) -> Option<&str> {
     let IdSource(Some((fingerprint, 0))) = &event.id_source else {
         return None;
     };
-    (event_id(fingerprint, event.origin.offset, 0) == event.id).then_some(&**fingerprint)
+    (implicit_id(fingerprint, &event.origin) == event.id).then_some(&**fingerprint)
 }
 
 /// The id of a stored event whose JSON left it out: see [`implicit_id_stream`].

@@ -52,10 +52,11 @@ const NO_TIME: i64 = i64::MIN;
 /// Decompressed doc-store blocks kept per segment (tantivy's default is 100). Events are
 /// fetched in storage order, so a lookup reuses the block it just read; across lookups a
 /// block is rarely read again (a trace of 6 000 events at 10 M events: the same CPU with
-/// 1 000 blocks as with 4). With 512 KiB blocks (measured then; 128 KiB now), tantivy's 100 blocks per segment held up to
-/// ~600 MB of a 12-segment store: that trace's peak RSS was 1.05 GB with 100 blocks, 0.72 GB
-/// with 16, and system time for fresh pages halved; 0 blocks (no cache) costs 30 % more CPU
-/// and more than doubles an address trace, as neighbouring events re-read their block.
+/// 1 000 blocks as with 4). Measured with 512 KiB blocks (128 KiB now): tantivy's 100 blocks
+/// per segment held up to ~600 MB of a 12-segment store; that trace's peak RSS was 1.05 GB
+/// with 100 blocks, 0.72 GB with 16, and system time for fresh pages halved; 0 blocks (no
+/// cache) costs 30 % more CPU and more than doubles an address trace, as neighbouring events
+/// re-read their block.
 const DOCSTORE_CACHE_BLOCKS: usize = 16;
 
 /// Field handles of the schema.
