@@ -29,11 +29,11 @@ use tantivy::schema::{
     STORED,
 };
 use tantivy::store::{Compressor, ZstdCompressor};
-use tantivy::Searcher;
 use tantivy::{
     DocAddress, DocId, Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy,
     TantivyDocument, TantivyError, Term,
 };
+use tantivy::{Searcher, SegmentReader};
 use tokentrail_parsers::event::{KEY_FIELDS, LIST_FIELDS};
 use tokentrail_parsers::Event;
 
@@ -194,6 +194,112 @@ fn cut(value: &str) -> &str {
     &value[..end]
 }
 
+/// The fast-field columns searches read, per segment, opened once. Opening a column decodes
+/// its header: for `time`, which the grouping of one identity's events leaves in
+/// blockwise-linear form, that is every block's parameters, and opening it in every segment
+/// for every lookup was a fifth of a busy identity's trace. Segments are immutable, so an
+/// entry never goes stale; [`TantivyStore::reload`] drops those of merged-away segments.
+#[derive(Default)]
+struct ColumnCache {
+    segments: Mutex<HashMap<SegmentId, SegmentColumns>>,
+}
+
+#[derive(Default)]
+struct SegmentColumns {
+    time: Option<Column<i64>>,
+    /// By field name; `None`: no document of the segment has the field.
+    strs: HashMap<String, Option<StrColumn>>,
+}
+
+impl ColumnCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SegmentId, SegmentColumns>> {
+        self.segments
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The segment's `time` column.
+    fn time(&self, segment: &SegmentReader) -> tantivy::Result<Column<i64>> {
+        if let Some(column) = self
+            .lock()
+            .get(&segment.segment_id())
+            .and_then(|columns| columns.time.clone())
+        {
+            return Ok(column);
+        }
+        // Opened outside the lock: concurrent searches do not wait on each other's opening.
+        let column = segment.fast_fields().i64("time")?;
+        self.lock().entry(segment.segment_id()).or_default().time = Some(column.clone());
+        Ok(column)
+    }
+
+    /// The segment's string column `field`.
+    fn str(&self, segment: &SegmentReader, field: &str) -> tantivy::Result<Option<StrColumn>> {
+        if let Some(column) = self
+            .lock()
+            .get(&segment.segment_id())
+            .and_then(|columns| columns.strs.get(field).cloned())
+        {
+            return Ok(column);
+        }
+        let column = segment.fast_fields().str(field)?;
+        self.lock()
+            .entry(segment.segment_id())
+            .or_default()
+            .strs
+            .insert(field.to_string(), column.clone());
+        Ok(column)
+    }
+
+    /// Keeps the columns of `searcher`'s segments only.
+    fn retain(&self, searcher: &Searcher) {
+        let live: HashSet<SegmentId> = searcher
+            .segment_readers()
+            .iter()
+            .map(SegmentReader::segment_id)
+            .collect();
+        self.lock().retain(|segment, _| live.contains(segment));
+    }
+}
+
+/// Ranks a segment's hits by time for [`TopDocs::custom_score`] exactly as tantivy's
+/// `order_by_fast_field` does (the i64 mapped monotonically onto u64, reversed for oldest
+/// first; ties by address), from the cached column.
+struct ByTime {
+    columns: Arc<ColumnCache>,
+    order: tantivy::Order,
+}
+
+impl tantivy::collector::CustomScorer<u64> for ByTime {
+    type Child = SegmentByTime;
+
+    fn segment_scorer(&self, segment: &SegmentReader) -> tantivy::Result<SegmentByTime> {
+        let desc = self.order.is_desc();
+        let column = self.columns.time(segment)?;
+        Ok(SegmentByTime {
+            values: column.first_or_default_col(if desc { i64::MIN } else { i64::MAX }),
+            desc,
+        })
+    }
+}
+
+struct SegmentByTime {
+    values: Arc<dyn tantivy::columnar::ColumnValues<i64>>,
+    desc: bool,
+}
+
+impl tantivy::collector::CustomSegmentScorer<u64> for SegmentByTime {
+    fn score(&mut self, doc: DocId) -> u64 {
+        // i64 → u64, order kept: flip the sign bit.
+        let value = (self.values.get_val(doc) as u64) ^ (1 << 63);
+        if self.desc {
+            value
+        } else {
+            u64::MAX - value
+        }
+    }
+}
+
 /// Decoded events kept by [`TantivyStore`]: a trace meets the same events again and again
 /// (every round, every worker-node window of a busy identity), and decoding one (doc store
 /// block + JSON) costs far more than cloning it. Segments are immutable, so a
@@ -215,6 +321,7 @@ pub struct TantivyStore {
     reader: IndexReader,
     fields: Fields,
     cache: Mutex<EventCache>,
+    columns: Arc<ColumnCache>,
 }
 
 impl TantivyStore {
@@ -277,6 +384,7 @@ impl TantivyStore {
             reader,
             fields,
             cache: Mutex::new(EventCache::default()),
+            columns: Arc::default(),
         })
     }
 
@@ -288,6 +396,7 @@ impl TantivyStore {
     /// Sees the latest commit (of this or another process).
     pub fn reload(&self) -> Result<(), Error> {
         self.reader.reload()?;
+        self.columns.retain(&self.reader.searcher());
         Ok(())
     }
 
@@ -692,6 +801,7 @@ fn split_column_filters(query: &Query) -> Result<(Query, Arc<HitFilters>), Error
 struct ColumnFiltered<C> {
     inner: C,
     filters: Arc<HitFilters>,
+    columns: Arc<ColumnCache>,
 }
 
 struct ColumnFilteredSegment<S> {
@@ -719,10 +829,10 @@ impl<C: Collector> Collector for ColumnFiltered<C> {
             .filters
             .columns
             .iter()
-            .map(|filter| segment.fast_fields().str(&filter.field))
+            .map(|filter| self.columns.str(segment, &filter.field))
             .collect::<tantivy::Result<Vec<_>>>()?;
         let time = match self.filters.time {
-            Some(_) => Some(segment.fast_fields().i64("time")?),
+            Some(_) => Some(self.columns.time(segment)?),
             None => None,
         };
         Ok(ColumnFilteredSegment {
@@ -825,6 +935,7 @@ impl EventStore for TantivyStore {
                 &ColumnFiltered {
                     inner: Count,
                     filters,
+                    columns: self.columns.clone(),
                 },
             )?;
             return Ok(Hits {
@@ -838,10 +949,14 @@ impl EventStore for TantivyStore {
         };
         let collector = ColumnFiltered {
             inner: (
-                TopDocs::with_limit(limit).order_by_fast_field::<i64>("time", direction),
+                TopDocs::with_limit(limit).custom_score(ByTime {
+                    columns: self.columns.clone(),
+                    order: direction,
+                }),
                 Count,
             ),
             filters,
+            columns: self.columns.clone(),
         };
         let (top, total) = searcher.search(&tantivy_query, &collector)?;
         let addresses: Vec<DocAddress> = top.into_iter().map(|(_, address)| address).collect();
@@ -1495,6 +1610,99 @@ mod tests {
         ]);
         // e03 e06 e09 (bob, dated; e00 and e07 are undated or alice).
         assert_eq!(found(&own, 100).0, vec!["e03", "e06", "e09"]);
+    }
+
+    #[test]
+    fn columns_are_opened_once_per_segment_and_let_go_after_a_merge() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TantivyStore::open(dir.path()).unwrap();
+        let mut sink = store.writer(50 << 20).unwrap();
+        // Two segments; times repeat, so ties must keep tantivy's order (by address).
+        for n in 0..30i64 {
+            let raw = format!("read /store/x {n}");
+            sink.add(
+                &event(&format!("e{n:02}"), "alice", 1000 * (n % 4), &raw),
+                false,
+            )
+            .unwrap();
+            if n == 14 {
+                sink.commit(&Checkpoints::default()).unwrap();
+            }
+        }
+        sink.commit(&Checkpoints::default()).unwrap();
+        store.reload().unwrap();
+        let ids = |order: Order, limit: usize| -> Vec<String> {
+            let query = Query::And(vec![
+                Query::Text("store".into()),
+                Query::term("sub", "alice").within(Some(Timestamp(1000)), None),
+            ]);
+            let hits = store.search(&query, limit, order).unwrap();
+            assert_eq!(hits.total, 22);
+            hits.events.into_iter().map(|e| e.id).collect()
+        };
+        // The cached ranking is tantivy's own `order_by_fast_field`, ties (by address) and
+        // limits included.
+        let searcher = store.reader.searcher();
+        for (order, direction) in [
+            (Order::OldestFirst, tantivy::Order::Asc),
+            (Order::NewestFirst, tantivy::Order::Desc),
+        ] {
+            for limit in [1, 5, 22, 100] {
+                let tantivys: Vec<DocAddress> = searcher
+                    .search(
+                        &AllQuery,
+                        &TopDocs::with_limit(limit)
+                            .order_by_fast_field::<i64>("time", direction.clone()),
+                    )
+                    .unwrap()
+                    .into_iter()
+                    .map(|(_, address)| address)
+                    .collect();
+                let ours: Vec<DocAddress> = searcher
+                    .search(
+                        &AllQuery,
+                        &TopDocs::with_limit(limit).custom_score(ByTime {
+                            columns: store.columns.clone(),
+                            order: direction.clone(),
+                        }),
+                    )
+                    .unwrap()
+                    .into_iter()
+                    .map(|(_, address)| address)
+                    .collect();
+                assert_eq!(ours, tantivys, "{order:?} limit {limit}");
+            }
+            let found = ids(order, 100);
+            let mut times: Vec<i64> = found
+                .iter()
+                .map(|id| 1000 * (id[1..].parse::<i64>().unwrap() % 4))
+                .collect();
+            if order == Order::NewestFirst {
+                times.reverse();
+            }
+            assert!(times.windows(2).all(|pair| pair[0] <= pair[1]), "{found:?}");
+            assert_eq!(ids(order, 5), found[..5].to_vec());
+        }
+        let segments = store.index.searchable_segment_ids().unwrap();
+        assert!(segments.len() >= 2);
+        assert_eq!(store.columns.lock().len(), segments.len());
+        // Opened once: the same column is handed out again.
+        let first = &searcher.segment_readers()[0];
+        assert!(store.columns.lock()[&first.segment_id()].time.is_some());
+        for _ in 0..2 {
+            store.columns.str(first, "sub").unwrap().unwrap();
+            store.columns.time(first).unwrap();
+            assert_eq!(store.columns.lock()[&first.segment_id()].strs.len(), 1);
+        }
+
+        sink.writer.merge(&segments).wait().unwrap();
+        store.reload().unwrap();
+        assert!(
+            store.columns.lock().is_empty(),
+            "merged-away segments let go"
+        );
+        assert_eq!(ids(Order::OldestFirst, 100).len(), 22);
+        assert_eq!(store.columns.lock().len(), 1);
     }
 
     #[test]
