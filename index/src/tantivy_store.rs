@@ -705,13 +705,73 @@ fn regex_escape(text: &str) -> String {
 /// Fields a [`Query::EmptyOrOneOf`] may name (fast columns of this schema).
 const COLUMN_FILTER_FIELDS: &[&str] = &["sub", "jti"];
 
-/// A [`Query::EmptyOrOneOf`] (or its negation) applied to hits from the field's column.
+/// Low-cardinality fast fields whose exact or prefix matches, beside a condition that selects,
+/// are checked on the hits from the column: as a query, `action:file.*` would walk the
+/// postings of every file operation of the store.
+const COLUMN_MATCH_FIELDS: &[&str] = &["action", "outcome", "source", "service"];
+
+/// A [`Query::EmptyOrOneOf`] (or its negation), or matches of one field, applied to hits from
+/// the field's column.
 struct ColumnFilter {
     field: String,
     /// Values as indexed (cut to [`MAX_TERM_BYTES`]).
     values: HashSet<String>,
+    /// Values starting with one of these pass too (as indexed).
+    prefixes: Vec<String>,
+    /// Whether an event without the field passes (before `negated`).
+    empty: bool,
     /// `Not(EmptyOrOneOf)`: keep events holding a value outside `values`.
     negated: bool,
+}
+
+impl ColumnFilter {
+    /// `part` as a filter of `COLUMN_MATCH_FIELDS`: a term, a prefix, or an `Or` of those on
+    /// one field.
+    fn matching(part: &Query) -> Option<ColumnFilter> {
+        let alternatives = match part {
+            Query::Or(parts) if !parts.is_empty() => parts.as_slice(),
+            Query::Term { .. } | Query::Prefix { .. } => std::slice::from_ref(part),
+            _ => return None,
+        };
+        let mut filter = ColumnFilter {
+            field: String::new(),
+            values: HashSet::new(),
+            prefixes: Vec::new(),
+            empty: false,
+            negated: false,
+        };
+        for alternative in alternatives {
+            let (field, value, prefix) = match alternative {
+                Query::Term { field, value } => (field, value, false),
+                Query::Prefix { field, value } => (field, value, true),
+                _ => return None,
+            };
+            if !COLUMN_MATCH_FIELDS.contains(&field.as_str())
+                || (!filter.field.is_empty() && filter.field != *field)
+            {
+                return None;
+            }
+            filter.field.clone_from(field);
+            if prefix {
+                filter.prefixes.push(cut(value).to_string());
+            } else {
+                filter.values.insert(cut(value).to_string());
+            }
+        }
+        Some(filter)
+    }
+
+    /// Whether a value (`None`: the event has none) passes.
+    fn passes(&self, value: Option<&str>) -> bool {
+        let held = match value {
+            None => self.empty,
+            Some(value) => {
+                self.values.contains(value)
+                    || self.prefixes.iter().any(|prefix| value.starts_with(prefix))
+            }
+        };
+        held != self.negated
+    }
 }
 
 /// Conditions taken out of a query and applied to its hits from fast columns, before any
@@ -733,6 +793,9 @@ impl HitFilters {
 /// conditions, its top-level time range, taken out of it (the rest is run as a tantivy
 /// query; these filter its hits from the columns before any event is fetched).
 ///
+/// Beside other conditions, a term or prefix (or an `Or` of them) on one of
+/// [`COLUMN_MATCH_FIELDS`] is taken out too.
+///
 /// A time range run as a tantivy query walks the whole `time` column of every segment for
 /// each query (tantivy 0.25's fast-field range), whatever the other conditions select; a
 /// lookup by key selects a few thousand events of millions, so checking the time of those
@@ -747,6 +810,8 @@ fn split_column_filters(query: &Query) -> Result<(Query, Arc<HitFilters>), Error
             Query::EmptyOrOneOf { field, values } => Some(ColumnFilter {
                 field: field.clone(),
                 values: values.iter().map(|value| cut(value).to_string()).collect(),
+                prefixes: Vec::new(),
+                empty: true,
                 negated,
             }),
             _ => None,
@@ -769,9 +834,15 @@ fn split_column_filters(query: &Query) -> Result<(Query, Arc<HitFilters>), Error
     // Every top-level time range, and their intersection (`from` included, `to` excluded).
     let mut time_parts = Vec::new();
     let (mut from, mut to) = (None, None);
+    // Matches of low-cardinality fields: filters when something else selects.
+    let mut matches = Vec::new();
     for part in parts {
         if let Some(found) = filter(part) {
             filters.columns.push(found);
+            continue;
+        }
+        if let Some(found) = ColumnFilter::matching(part) {
+            matches.push((part.clone(), found));
             continue;
         }
         match part {
@@ -782,6 +853,17 @@ fn split_column_filters(query: &Query) -> Result<(Query, Arc<HitFilters>), Error
             }
             _ => rest.push(part.clone()),
         }
+    }
+    // A negation alone selects nothing (it would walk every event).
+    let selects = rest
+        .iter()
+        .any(|part| !matches!(part, Query::Not(_) | Query::All));
+    if !selects {
+        rest.extend(matches.into_iter().map(|(part, _)| part));
+    } else {
+        filters
+            .columns
+            .extend(matches.into_iter().map(|(_, filter)| filter));
     }
     if rest.is_empty() {
         // Nothing else selects: the time ranges stay the query.
@@ -873,7 +955,7 @@ impl<S: SegmentCollector> ColumnFilteredSegment<S> {
                 .as_ref()
                 .and_then(|column| column.term_ords(doc).next());
             let pass = match ord {
-                None => !filter.negated,
+                None => filter.passes(None),
                 Some(ord) => match self.passes[index].get(&ord) {
                     Some(&pass) => pass,
                     None => {
@@ -881,7 +963,7 @@ impl<S: SegmentCollector> ColumnFilteredSegment<S> {
                         let known = self.columns[index].as_ref().is_some_and(|column| {
                             column.ord_to_str(ord, &mut self.text).unwrap_or(false)
                         });
-                        let pass = known && (filter.values.contains(&self.text) != filter.negated);
+                        let pass = known && filter.passes(Some(&self.text));
                         self.passes[index].insert(ord, pass);
                         pass
                     }
@@ -919,7 +1001,8 @@ impl EventStore for TantivyStore {
     fn search(&self, query: &Query, limit: usize, order: Order) -> Result<Hits, Error> {
         let searcher = self.reader.searcher();
         let (query, filters) = split_column_filters(query)?;
-        for filter in filters.columns.iter() {
+        // Those of `EmptyOrOneOf` conditions (matches are taken on their fields only).
+        for filter in filters.columns.iter().filter(|filter| filter.empty) {
             if !COLUMN_FILTER_FIELDS.contains(&filter.field.as_str()) {
                 return Err(Error::BadQuery(format!(
                     "an empty-or-one-of condition works on {} only, not {:?}",
@@ -1499,6 +1582,110 @@ mod tests {
             store.search(&other, 10, Order::OldestFirst),
             Err(Error::BadQuery(_))
         ));
+    }
+
+    #[test]
+    fn matches_of_low_cardinality_fields_beside_a_selecting_condition_filter_from_the_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TantivyStore::open(dir.path()).unwrap();
+        let mut sink = store.writer(50 << 20).unwrap();
+        let actions = [
+            "file.read",
+            "auth.login",
+            "file.write",
+            "",
+            "transfer.done",
+            "authz.deny",
+            "authz.denyx",
+            "file.read",
+            "other",
+        ];
+        let mut added = Vec::new();
+        for (n, action) in actions.iter().enumerate() {
+            let raw = if n == 7 { "elsewhere" } else { "read /store/x" };
+            let sub = if n % 2 == 0 { "alice" } else { "bob" };
+            let mut e = event(&format!("e{n}"), sub, 1000 * n as i64, raw);
+            e.action = action.to_string();
+            sink.add(&e, false).unwrap();
+            added.push(e);
+            if n == 4 {
+                sink.commit(&Checkpoints::default()).unwrap();
+            }
+        }
+        sink.commit(&Checkpoints::default()).unwrap();
+        store.reload().unwrap();
+        let prefix = |value: &str| Query::Prefix {
+            field: "action".into(),
+            value: value.into(),
+        };
+        let file_ops = Query::Or(vec![
+            prefix("file."),
+            prefix("transfer."),
+            Query::term("action", "authz.deny"),
+        ]);
+        let is_file_op = |e: &Event| {
+            e.action.starts_with("file.")
+                || e.action.starts_with("transfer.")
+                || e.action == "authz.deny"
+        };
+        let check = |query: &Query, keep: &dyn Fn(&Event) -> bool, column_filters: usize| {
+            let (_, filters) = split_column_filters(query).unwrap();
+            assert_eq!(filters.columns.len(), column_filters, "{query:?}");
+            let want: Vec<String> = added
+                .iter()
+                .filter(|e| keep(e))
+                .map(|e| e.id.clone())
+                .collect();
+            let hits = store.search(query, 100, Order::OldestFirst).unwrap();
+            let ids: Vec<String> = hits.events.into_iter().map(|e| e.id).collect();
+            assert_eq!(
+                (ids, hits.total),
+                (want.clone(), want.len() as u64),
+                "{query:?}"
+            );
+            let first = store.search(query, 2, Order::OldestFirst).unwrap();
+            assert_eq!(first.total, want.len() as u64);
+            assert_eq!(first.events.len(), want.len().min(2));
+        };
+        let text = Query::Text("store".into());
+        // Beside free text: checked on its hits from the `action` column.
+        check(
+            &Query::And(vec![text.clone(), file_ops.clone()]),
+            &|e| e.raw.contains("store") && is_file_op(e),
+            1,
+        );
+        check(
+            &Query::And(vec![
+                Query::term("sub", "alice"),
+                Query::term("action", "file.read"),
+            ]),
+            &|e| e.sub == "alice" && e.action == "file.read",
+            1,
+        );
+        // Alone, or beside a negation only, a match selects: it stays a query.
+        check(&file_ops, &is_file_op, 0);
+        check(
+            &Query::And(vec![
+                Query::Not(Box::new(Query::term("sub", "bob"))),
+                prefix("file."),
+            ]),
+            &|e| e.sub != "bob" && e.action.starts_with("file."),
+            0,
+        );
+        // Alternatives over two fields, or a field without a column, are queries.
+        check(
+            &Query::And(vec![
+                text.clone(),
+                Query::Or(vec![prefix("file."), Query::term("outcome", "failure")]),
+            ]),
+            &|e| e.raw.contains("store") && e.action.starts_with("file."),
+            0,
+        );
+        check(
+            &Query::And(vec![text, Query::term("path", "/nowhere")]),
+            &|_| false,
+            0,
+        );
     }
 
     #[test]

@@ -599,13 +599,12 @@ impl<'a> Expansion<'a> {
         subs: &HashSet<String>,
         jtis: &HashSet<String>,
     ) -> Result<Option<ClusterEvents>, Error> {
-        // Only events of no other identity or token are fetched (the store drops the others
-        // before fetching them). Whether an event is a file operation is tested on the events
-        // found, with the rest of the window test (as a window looked up alone does): as a
-        // query, `action:file.*` would gather every file operation of the store per lookup.
+        // Only file operations of no other identity or token are fetched (the store drops
+        // the others before fetching them, from its columns where it can).
         let [own_subs, own_jtis] = own_keys(subs, jtis);
         let query = Query::And(vec![
             window_query(&cluster.node, &cluster.ip),
+            file_operations(),
             own_subs,
             own_jtis,
         ]);
@@ -711,6 +710,7 @@ impl<'a> Expansion<'a> {
         let found = self.find_within(
             Query::And(vec![
                 window_query(&window.node, &window.ip),
+                file_operations(),
                 own_subs,
                 own_jtis,
             ]),
@@ -829,6 +829,22 @@ fn window_query(node: &str, ip: &str) -> Query {
         alternatives.push(Query::term("client_ip", ip));
     }
     Query::Or(alternatives)
+}
+
+/// The file operations [`is_window_candidate`] takes, as a condition the store can check
+/// before fetching events.
+fn file_operations() -> Query {
+    Query::Or(vec![
+        Query::Prefix {
+            field: "action".into(),
+            value: "file.".into(),
+        },
+        Query::Prefix {
+            field: "action".into(),
+            value: "transfer.".into(),
+        },
+        Query::term("action", action::AUTHZ_DENY),
+    ])
 }
 
 /// Conditions that keep events naming no other identity (`sub`) or token (`jti`) than
