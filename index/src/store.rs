@@ -1,7 +1,7 @@
 //! The store seam: what ingest, the trace engine and the front ends need from a backend.
 //! The embedded default is [`crate::TantivyStore`]; a scale-out backend implements the same.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use tokentrail_parsers::Event;
@@ -69,6 +69,19 @@ pub trait EventStore: Send + Sync {
         Ok(self.search(query, 0, Order::NewestFirst)?.total)
     }
 
+    /// Which of `values` of the key field `field` some event matching `query` holds: a
+    /// question of presence, answered without the events where the backend can (the trace
+    /// asks it of sessions that might name another identity). `query` is ANDed with the
+    /// values, its own top-level AND flattened into that one.
+    fn values_present(
+        &self,
+        field: &str,
+        values: &[String],
+        query: &Query,
+    ) -> Result<HashSet<String>, Error> {
+        values_present_by_search(self, field, values, query)
+    }
+
     /// The checkpoints of the last commit.
     fn checkpoints(&self) -> Result<Checkpoints, Error>;
 
@@ -107,4 +120,45 @@ pub trait Backend: EventStore {
     fn disk_bytes(&self) -> Option<u64> {
         None
     }
+}
+
+/// [`EventStore::values_present`] from searches: the events of the values, chunk by chunk,
+/// asked again for the values not seen while a search had more hits than it returned.
+pub fn values_present_by_search<S: EventStore + ?Sized>(
+    store: &S,
+    field: &str,
+    values: &[String],
+    query: &Query,
+) -> Result<HashSet<String>, Error> {
+    let rest: Vec<Query> = match query {
+        Query::All => Vec::new(),
+        Query::And(parts) => parts.clone(),
+        other => vec![other.clone()],
+    };
+    let mut present = HashSet::new();
+    for chunk in values.chunks(store.terms_per_query().max(1)) {
+        let mut left: Vec<&String> = chunk.iter().collect();
+        while !left.is_empty() {
+            let mut parts = vec![Query::Or(
+                left.iter().map(|value| Query::term(field, value)).collect(),
+            )];
+            parts.extend(rest.iter().cloned());
+            let hits = store.search(&Query::And(parts), 1024, Order::OldestFirst)?;
+            let before = present.len();
+            for event in &hits.events {
+                for (name, value) in event.key_values() {
+                    if name == field && left.iter().any(|wanted| *wanted == value) {
+                        present.insert(value.to_string());
+                    }
+                }
+            }
+            // Done when the search returned every hit, or found nothing new (a backend that
+            // compares values cut to their indexed length).
+            if hits.total <= hits.events.len() as u64 || present.len() == before {
+                break;
+            }
+            left.retain(|value| !present.contains(*value));
+        }
+    }
+    Ok(present)
 }

@@ -33,7 +33,7 @@ use tantivy::{
     DocAddress, DocId, Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy,
     TantivyDocument, TantivyError, Term,
 };
-use tantivy::{Searcher, SegmentReader};
+use tantivy::{DocSet, Searcher, SegmentReader, TERMINATED};
 use tokentrail_parsers::event::{KEY_FIELDS, LIST_FIELDS};
 use tokentrail_parsers::Event;
 
@@ -787,6 +787,21 @@ impl HitFilters {
     fn is_empty(&self) -> bool {
         self.columns.is_empty() && self.time.is_none()
     }
+
+    /// Refuses `EmptyOrOneOf` conditions on fields without a column (matches are taken on
+    /// such fields only).
+    fn check(&self) -> Result<(), Error> {
+        for filter in self.columns.iter().filter(|filter| filter.empty) {
+            if !COLUMN_FILTER_FIELDS.contains(&filter.field.as_str()) {
+                return Err(Error::BadQuery(format!(
+                    "an empty-or-one-of condition works on {} only, not {:?}",
+                    COLUMN_FILTER_FIELDS.join(" and "),
+                    filter.field
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The top-level `EmptyOrOneOf` conditions of `query` and, when the query has other
@@ -1001,16 +1016,7 @@ impl EventStore for TantivyStore {
     fn search(&self, query: &Query, limit: usize, order: Order) -> Result<Hits, Error> {
         let searcher = self.reader.searcher();
         let (query, filters) = split_column_filters(query)?;
-        // Those of `EmptyOrOneOf` conditions (matches are taken on their fields only).
-        for filter in filters.columns.iter().filter(|filter| filter.empty) {
-            if !COLUMN_FILTER_FIELDS.contains(&filter.field.as_str()) {
-                return Err(Error::BadQuery(format!(
-                    "an empty-or-one-of condition works on {} only, not {:?}",
-                    COLUMN_FILTER_FIELDS.join(" and "),
-                    filter.field
-                )));
-            }
-        }
+        filters.check()?;
         let tantivy_query = self.build_query(&query)?;
         if limit == 0 {
             let total = searcher.search(
@@ -1048,6 +1054,75 @@ impl EventStore for TantivyStore {
             events,
             total: total as u64,
         })
+    }
+
+    /// From the postings of each value, checking the rest of the query on them from the
+    /// columns, and stopping at the first event that passes: no event is fetched. A query
+    /// with conditions the columns cannot check is answered by searching.
+    fn values_present(
+        &self,
+        field: &str,
+        values: &[String],
+        query: &Query,
+    ) -> Result<HashSet<String>, Error> {
+        let handle = self
+            .fields
+            .key(field)
+            .ok_or_else(|| Error::UnknownField(field.to_string()))?;
+        // A stand-in for the values: whatever else the columns can check is taken out.
+        let probe = Query::term(field, "");
+        let mut parts = vec![probe.clone()];
+        match query {
+            Query::All => {}
+            Query::And(more) => parts.extend(more.iter().cloned()),
+            other => parts.push(other.clone()),
+        }
+        let (rest, filters) = split_column_filters(&Query::And(parts))?;
+        if rest != Query::And(vec![probe]) {
+            return crate::store::values_present_by_search(self, field, values, query);
+        }
+        filters.check()?;
+        let searcher = self.reader.searcher();
+        let collector = ColumnFiltered {
+            inner: Count,
+            filters,
+            columns: self.columns.clone(),
+        };
+        let mut left: Vec<&String> = values.iter().collect::<HashSet<_>>().into_iter().collect();
+        let mut present = HashSet::new();
+        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+            if left.is_empty() {
+                break;
+            }
+            let mut check = collector.for_segment(ord as u32, segment)?;
+            let inverted = segment.inverted_index(handle)?;
+            let alive = segment.alive_bitset();
+            let mut missing = Vec::with_capacity(left.len());
+            for value in left {
+                let term = Term::from_field_text(handle, cut(value));
+                let mut found = false;
+                if let Some(mut postings) = inverted
+                    .read_postings(&term, IndexRecordOption::Basic)
+                    .map_err(TantivyError::from)?
+                {
+                    let mut doc = postings.doc();
+                    while doc != TERMINATED {
+                        if alive.is_none_or(|alive| alive.is_alive(doc)) && check.passes(doc) {
+                            found = true;
+                            break;
+                        }
+                        doc = postings.advance();
+                    }
+                }
+                if found {
+                    present.insert(value.clone());
+                } else {
+                    missing.push(value);
+                }
+            }
+            left = missing;
+        }
+        Ok(present)
     }
 
     fn checkpoints(&self) -> Result<Checkpoints, Error> {
@@ -1686,6 +1761,83 @@ mod tests {
             &|_| false,
             0,
         );
+    }
+
+    #[test]
+    fn values_present_are_found_from_the_postings_as_a_search_would_find_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TantivyStore::open(dir.path()).unwrap();
+        let mut sink = store.writer(50 << 20).unwrap();
+        let mut added = Vec::new();
+        // 1 100 events of one session: more than one search returns.
+        for n in 0..1300i64 {
+            let sub = ["alice", "bob", ""][(n % 3) as usize];
+            let session = if n < 1100 {
+                "busy".to_string()
+            } else {
+                format!("s{}", n % 17)
+            };
+            let raw = if n % 5 == 0 { "read /store/x" } else { "login" };
+            let mut e = event(&format!("e{n:04}"), sub, 1000 * n, raw);
+            e.session_id = session;
+            sink.add(&e, false).unwrap();
+            added.push(e);
+            if n == 650 {
+                sink.commit(&Checkpoints::default()).unwrap();
+            }
+        }
+        sink.commit(&Checkpoints::default()).unwrap();
+        store.reload().unwrap();
+        let mut asked: Vec<String> = (0..20).map(|n| format!("s{n}")).collect();
+        asked.push("busy".into());
+        asked.push("nowhere".into());
+        let not_alice = Query::Not(Box::new(Query::EmptyOrOneOf {
+            field: "sub".into(),
+            values: vec!["alice".into()],
+        }));
+        let expect = |keep: &dyn Fn(&Event) -> bool| -> HashSet<String> {
+            added
+                .iter()
+                .filter(|e| keep(e) && asked.contains(&e.session_id))
+                .map(|e| e.session_id.clone())
+                .collect()
+        };
+        let in_time = |e: &Event, from: i64, to: i64| {
+            e.time
+                .is_some_and(|t| t.millis() >= from && t.millis() < to)
+        };
+        let cases: Vec<(Query, HashSet<String>)> = vec![
+            (Query::All, expect(&|_| true)),
+            (not_alice.clone(), expect(&|e| e.sub == "bob")),
+            (
+                not_alice
+                    .clone()
+                    .within(Some(Timestamp(1_150_000)), Some(Timestamp(1_160_000))),
+                expect(&|e| e.sub == "bob" && in_time(e, 1_150_000, 1_160_000)),
+            ),
+            (
+                Query::And(vec![Query::Text("store".into()), not_alice.clone()]),
+                expect(&|e| e.sub == "bob" && e.raw.contains("store")),
+            ),
+            (Query::term("sub", "alice"), expect(&|e| e.sub == "alice")),
+        ];
+        for (query, want) in cases {
+            assert!(!want.is_empty());
+            let fast = store.values_present("session_id", &asked, &query).unwrap();
+            let searched =
+                crate::store::values_present_by_search(&store, "session_id", &asked, &query)
+                    .unwrap();
+            assert_eq!(fast, want, "{query:?}");
+            assert_eq!(searched, want, "{query:?}");
+        }
+        // The same questions with no values, and of a field the store does not have.
+        assert!(store
+            .values_present("session_id", &[], &Query::All)
+            .unwrap()
+            .is_empty());
+        assert!(store
+            .values_present("nonsense", &asked, &Query::All)
+            .is_err());
     }
 
     #[test]

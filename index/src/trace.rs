@@ -552,8 +552,9 @@ impl<'a> Expansion<'a> {
     ///
     /// A busy identity has hundreds of jobs on a few nodes, with overlapping windows: the
     /// windows of one node and address that overlap are looked up together (one query for
-    /// the events, one for their sessions), then each window takes its own events from that
-    /// result exactly as its own query would have found them. A cluster whose lookup hits
+    /// their events), then each window takes its own events from that result exactly as its
+    /// own query would have found them, and asks which of their sessions name another
+    /// identity. A cluster whose lookup hits
     /// the cap falls back to one query per window, so the answer is the same either way.
     fn expand_windows(&mut self) -> Result<(), Error> {
         let subs = self.seen_subs.clone();
@@ -572,7 +573,7 @@ impl<'a> Expansion<'a> {
         for (position, cluster_index) in cluster_of.iter().enumerate() {
             last_use[*cluster_index] = position;
         }
-        let mut looked_up: Vec<Option<Option<ClusterEvents>>> = Vec::new();
+        let mut looked_up: Vec<Option<Option<Vec<Event>>>> = Vec::new();
         looked_up.resize_with(clusters.len(), || None);
         for (position, (window, &cluster_index)) in windows.iter().zip(&cluster_of).enumerate() {
             if looked_up[cluster_index].is_none() {
@@ -591,14 +592,14 @@ impl<'a> Expansion<'a> {
         Ok(())
     }
 
-    /// The events and session events of a cluster of windows, or `None` when a lookup hit
-    /// its cap (then each window is looked up alone).
+    /// The events of a cluster of windows, or `None` when the lookup hit its cap (then each
+    /// window is looked up alone).
     fn lookup_cluster(
         &self,
         cluster: &Cluster,
         subs: &HashSet<String>,
         jtis: &HashSet<String>,
-    ) -> Result<Option<ClusterEvents>, Error> {
+    ) -> Result<Option<Vec<Event>>, Error> {
         // Only file operations of no other identity or token are fetched (the store drops
         // the others before fetching them, from its columns where it can).
         let [own_subs, own_jtis] = own_keys(subs, jtis);
@@ -613,42 +614,14 @@ impl<'a> Expansion<'a> {
             Some(Timestamp(cluster.start)),
             Some(Timestamp(cluster.end + 1)),
         )?;
-        if capped {
-            return Ok(None);
-        }
-        // Sessions of every event any window could take (a superset: whether an event is
-        // already in the answer is decided per window, later).
-        let sessions: Vec<String> = events
-            .iter()
-            .filter(|event| is_window_candidate(event, subs, jtis))
-            .map(|event| event.session_id.clone())
-            .filter(|session| !session.is_empty())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        // Of the sessions' events, only those naming another identity matter.
-        let mut session_events = Vec::new();
-        for chunk in sessions.chunks(self.store.terms_per_query()) {
-            let query = foreign_session_query(chunk, subs);
-            let from = Timestamp(cluster.start.saturating_sub(SESSION_WINDOW_MS));
-            let to = Timestamp(cluster.end.saturating_add(SESSION_WINDOW_MS));
-            let (found, capped) = self.lookup(query, Some(from), Some(to))?;
-            if capped {
-                return Ok(None);
-            }
-            session_events.extend(found);
-        }
-        Ok(Some(ClusterEvents {
-            events,
-            session_events,
-        }))
+        Ok((!capped).then_some(events))
     }
 
-    /// One window, from its cluster's events: what its own two lookups would have found.
+    /// One window, from its cluster's events: what its own lookup would have found.
     fn expand_window_from(
         &mut self,
         window: &Window,
-        cluster: &ClusterEvents,
+        cluster: &[Event],
         subs: &HashSet<String>,
         jtis: &HashSet<String>,
     ) -> Result<(), Error> {
@@ -656,47 +629,15 @@ impl<'a> Expansion<'a> {
             Some(Timestamp(window.start)),
             Some(Timestamp(window.end + 1)),
         );
-        let candidates: Vec<&Event> = cluster
-            .events
+        let candidates: Vec<Event> = cluster
             .iter()
             .filter(|event| bounds.holds(event.time))
             .filter(|event| {
                 is_window_candidate(event, subs, jtis) && !self.events.contains_key(&event.id)
             })
-            .collect();
-        let sessions: HashSet<&str> = candidates
-            .iter()
-            .map(|event| event.session_id.as_str())
-            .filter(|session| !session.is_empty())
-            .collect();
-        let session_bounds = self.clamp(
-            Some(Timestamp(window.start.saturating_sub(SESSION_WINDOW_MS))),
-            Some(Timestamp(window.end.saturating_add(SESSION_WINDOW_MS))),
-        );
-        let session_events: Vec<&Event> = cluster
-            .session_events
-            .iter()
-            .filter(|event| sessions.contains(event.session_id.as_str()))
-            .filter(|event| session_bounds.holds(event.time))
-            .collect();
-        if session_events.len() > self.request.max_events {
-            // This window's own session lookup could have hit the cap: look it up alone.
-            return self.expand_window(window, subs, jtis);
-        }
-        let foreign_sessions: HashSet<&str> = session_events
-            .into_iter()
-            .filter(|event| !event.sub.is_empty() && !subs.contains(&event.sub))
-            .map(|event| event.session_id.as_str())
-            .collect();
-        let accepted: Vec<Event> = candidates
-            .into_iter()
-            .filter(|event| !foreign_sessions.contains(event.session_id.as_str()))
             .cloned()
             .collect();
-        for event in accepted {
-            self.add(event, rule::WORKER_NODE_WINDOW, confidence::PROBABLE);
-        }
-        Ok(())
+        self.add_window_candidates(window, candidates, subs)
     }
 
     /// One window, looked up alone.
@@ -723,7 +664,19 @@ impl<'a> Expansion<'a> {
                 is_window_candidate(event, subs, jtis) && !self.events.contains_key(&event.id)
             })
             .collect();
-        // An operation whose in-service session names another identity is that identity's.
+        self.add_window_candidates(window, candidates, subs)
+    }
+
+    /// Adds a window's candidates, but not those whose in-service session names another
+    /// identity than `subs` within a day of the window: such an operation is that
+    /// identity's. Which sessions do is a question of presence, answered by the store
+    /// without fetching the other identities' events.
+    fn add_window_candidates(
+        &mut self,
+        window: &Window,
+        candidates: Vec<Event>,
+        subs: &HashSet<String>,
+    ) -> Result<(), Error> {
         let sessions: Vec<String> = candidates
             .iter()
             .map(|event| event.session_id.clone())
@@ -731,17 +684,18 @@ impl<'a> Expansion<'a> {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let mut foreign_sessions = HashSet::new();
-        for chunk in sessions.chunks(self.store.terms_per_query()) {
-            let query = foreign_session_query(chunk, subs);
-            let from = Timestamp(window.start.saturating_sub(SESSION_WINDOW_MS));
-            let to = Timestamp(window.end.saturating_add(SESSION_WINDOW_MS));
-            for event in self.find_within(query, Some(from), Some(to))? {
-                if !event.sub.is_empty() && !subs.contains(&event.sub) {
-                    foreign_sessions.insert(event.session_id);
-                }
-            }
-        }
+        let foreign_sessions = if sessions.is_empty() {
+            HashSet::new()
+        } else {
+            let bounds = self.clamp(
+                Some(Timestamp(window.start.saturating_sub(SESSION_WINDOW_MS))),
+                Some(Timestamp(window.end.saturating_add(SESSION_WINDOW_MS))),
+            );
+            let [own_subs, _] = own_keys(subs, &HashSet::new());
+            let foreign = Query::Not(Box::new(own_subs)).within(bounds.from, bounds.to);
+            self.store
+                .values_present("session_id", &sessions, &foreign)?
+        };
         for event in candidates {
             if foreign_sessions.contains(&event.session_id) {
                 continue;
@@ -816,12 +770,6 @@ struct Cluster {
     end: i64,
 }
 
-/// What a cluster's lookups found.
-struct ClusterEvents {
-    events: Vec<Event>,
-    session_events: Vec<Event>,
-}
-
 /// Events from a worker node (by host name or address).
 fn window_query(node: &str, ip: &str) -> Query {
     let mut alternatives = vec![Query::term("client_host", node)];
@@ -865,20 +813,6 @@ fn own_keys(subs: &HashSet<String>, jtis: &HashSet<String>) -> [Query; 2] {
             values: sorted(jtis),
         },
     ]
-}
-
-/// Events of these sessions that name another identity than `subs`.
-fn foreign_session_query(sessions: &[String], subs: &HashSet<String>) -> Query {
-    let [own_subs, _] = own_keys(subs, &HashSet::new());
-    Query::And(vec![
-        Query::Or(
-            sessions
-                .iter()
-                .map(|s| Query::term("session_id", s))
-                .collect(),
-        ),
-        Query::Not(Box::new(own_subs)),
-    ])
 }
 
 /// A file operation that names no other identity or token than those of the answer.
