@@ -36,6 +36,11 @@ pub enum Query {
     /// whole query), and may compare values cut to the indexed length: check the events
     /// again where that matters.
     EmptyOrOneOf { field: String, values: Vec<String> },
+    /// `inner`, with a hint: as a part of the top-level `And`, check it on the hits of the
+    /// other conditions rather than select by it (an unselective condition, such as "a file
+    /// operation", beside a selective one). Means the same as `inner`; a store may ignore
+    /// the hint.
+    OnHits(Box<Query>),
 }
 
 impl Query {

@@ -779,10 +779,10 @@ fn window_query(node: &str, ip: &str) -> Query {
     Query::Or(alternatives)
 }
 
-/// The file operations [`is_window_candidate`] takes, as a condition the store can check
-/// before fetching events.
+/// The file operations [`is_window_candidate`] takes, as a condition the store can check on
+/// the hits of a window's address before fetching events.
 fn file_operations() -> Query {
-    Query::Or(vec![
+    Query::OnHits(Box::new(Query::Or(vec![
         Query::Prefix {
             field: "action".into(),
             value: "file.".into(),
@@ -792,7 +792,7 @@ fn file_operations() -> Query {
             value: "transfer.".into(),
         },
         Query::term("action", action::AUTHZ_DENY),
-    ])
+    ])))
 }
 
 /// Conditions that keep events naming no other identity (`sub`) or token (`jti`) than

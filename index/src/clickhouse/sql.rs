@@ -154,6 +154,7 @@ pub(crate) fn condition(query: &Query) -> Result<String, Error> {
             parts.join(" OR ")
         }
         Query::Not(inner) => format!("NOT ({})", condition(inner)?),
+        Query::OnHits(inner) => condition(inner)?,
         Query::EmptyOrOneOf { field, values } => match column(field)? {
             Column::Single(name) if values.is_empty() => format!("{name} = ''"),
             Column::Single(name) => format!(
