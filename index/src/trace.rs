@@ -554,8 +554,8 @@ impl<'a> Expansion<'a> {
     /// windows of one node and address that overlap are looked up together (one query for
     /// their events), then each window takes its own events from that result exactly as its
     /// own query would have found them, and asks which of their sessions name another
-    /// identity. A cluster whose lookup hits
-    /// the cap falls back to one query per window, so the answer is the same either way.
+    /// identity. A cluster whose lookup hits the cap falls back to one query per window, so
+    /// the answer is the same either way.
     fn expand_windows(&mut self) -> Result<(), Error> {
         let subs = self.seen_subs.clone();
         let jtis = self.seen_jtis.clone();
