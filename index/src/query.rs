@@ -44,6 +44,16 @@ pub enum Query {
 }
 
 impl Query {
+    /// The conditions this query ANDs: its parts when it is an `And`, none for `All`, else
+    /// itself (to AND them into another `And` without nesting it).
+    pub fn and_parts(&self) -> Vec<Query> {
+        match self {
+            Query::All => Vec::new(),
+            Query::And(parts) => parts.clone(),
+            other => vec![other.clone()],
+        }
+    }
+
     /// Exact match helper.
     pub fn term(field: &str, value: &str) -> Query {
         Query::Term {

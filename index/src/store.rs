@@ -130,11 +130,7 @@ pub fn values_present_by_search<S: EventStore + ?Sized>(
     values: &[String],
     query: &Query,
 ) -> Result<HashSet<String>, Error> {
-    let rest: Vec<Query> = match query {
-        Query::All => Vec::new(),
-        Query::And(parts) => parts.clone(),
-        other => vec![other.clone()],
-    };
+    let rest = query.and_parts();
     let mut present = HashSet::new();
     for chunk in values.chunks(store.terms_per_query().max(1)) {
         let mut left: Vec<&String> = chunk.iter().collect();

@@ -428,7 +428,10 @@ impl TantivyStore {
             }
         };
         self.reader.reload()?;
-        let current = checkpoint_reference(&self.index)?.map(|(name, _)| name);
+        let current = match committed_checkpoints(&self.index)? {
+            Committed::File { name, .. } => Some(name),
+            Committed::Inline(_) => None,
+        };
         Ok(TantivySink {
             writer,
             reader: self.reader.clone(),
@@ -764,9 +767,15 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-/// The checkpoint file the last commit names, with its SHA-256 (`None`: no commit yet, or a
-/// store whose payload holds the checkpoints themselves).
-fn checkpoint_reference(index: &Index) -> Result<Option<(String, String)>, Error> {
+/// What the last commit says of the checkpoints: the file that holds them, or (a store written
+/// before checkpoint files, or none committed yet) the checkpoints themselves. `meta.json` is
+/// read and its payload parsed once.
+enum Committed {
+    File { name: String, sha256: String },
+    Inline(Checkpoints),
+}
+
+fn committed_checkpoints(index: &Index) -> Result<Committed, Error> {
     #[derive(serde::Deserialize)]
     struct Reference {
         checkpoints_file: String,
@@ -774,15 +783,16 @@ fn checkpoint_reference(index: &Index) -> Result<Option<(String, String)>, Error
     }
     let payload = index.load_metas()?.payload.unwrap_or_default();
     if payload.is_empty() {
-        return Ok(None);
+        return Ok(Committed::Inline(Checkpoints::default()));
     }
-    let value: serde_json::Value = serde_json::from_str(&payload)
-        .map_err(|error| Error::Corrupt(format!("commit payload: {error}")))?;
+    let corrupt = |error: serde_json::Error| Error::Corrupt(format!("commit payload: {error}"));
+    let value: serde_json::Value = serde_json::from_str(&payload).map_err(corrupt)?;
     if value.get("checkpoints_file").is_none() {
-        return Ok(None);
+        return Ok(Committed::Inline(
+            serde_json::from_value(value).map_err(corrupt)?,
+        ));
     }
-    let reference: Reference = serde_json::from_value(value)
-        .map_err(|error| Error::Corrupt(format!("commit payload: {error}")))?;
+    let reference: Reference = serde_json::from_value(value).map_err(corrupt)?;
     let plain = reference.checkpoints_file.starts_with(CHECKPOINT_PREFIX)
         && !reference.checkpoints_file.contains(['/', '\\']);
     if !plain {
@@ -791,16 +801,10 @@ fn checkpoint_reference(index: &Index) -> Result<Option<(String, String)>, Error
             reference.checkpoints_file
         )));
     }
-    Ok(Some((reference.checkpoints_file, reference.sha256)))
-}
-
-/// Checkpoints kept in the payload itself (stores written before checkpoint files).
-fn legacy_checkpoints(index: &Index) -> Result<Checkpoints, Error> {
-    match index.load_metas()?.payload {
-        Some(payload) if !payload.is_empty() => serde_json::from_str(&payload)
-            .map_err(|error| Error::Corrupt(format!("commit payload: {error}"))),
-        _ => Ok(Checkpoints::default()),
-    }
+    Ok(Committed::File {
+        name: reference.checkpoints_file,
+        sha256: reference.sha256,
+    })
 }
 
 fn read_checkpoint_file(directory: &Path, name: &str, sha256: &str) -> Result<Checkpoints, Error> {
@@ -1223,11 +1227,7 @@ impl EventStore for TantivyStore {
         // A stand-in for the values: whatever else the columns can check is taken out.
         let probe = Query::term(field, "");
         let mut parts = vec![probe.clone()];
-        match query {
-            Query::All => {}
-            Query::And(more) => parts.extend(more.iter().cloned()),
-            other => parts.push(other.clone()),
-        }
+        parts.extend(query.and_parts());
         let (rest, filters) = split_column_filters(&Query::And(parts))?;
         if rest != Query::And(vec![probe]) {
             return crate::store::values_present_by_search(self, field, values, query);
@@ -1281,8 +1281,9 @@ impl EventStore for TantivyStore {
         // the commit before that can lose the race, and reads the latest commit again.
         let mut attempts = 0;
         loop {
-            let Some((name, sha256)) = checkpoint_reference(&self.index)? else {
-                return legacy_checkpoints(&self.index);
+            let (name, sha256) = match committed_checkpoints(&self.index)? {
+                Committed::File { name, sha256 } => (name, sha256),
+                Committed::Inline(checkpoints) => return Ok(checkpoints),
             };
             match read_checkpoint_file(&self.directory, &name, &sha256) {
                 Err(Error::Io { source, .. })
@@ -2322,7 +2323,10 @@ mod tests {
         assert_eq!(reopened.checkpoints().unwrap(), last);
 
         // A file that does not hold what its commit names is an error, not other positions.
-        let current = checkpoint_reference(&reopened.index).unwrap().unwrap().0;
+        let Committed::File { name: current, .. } = committed_checkpoints(&reopened.index).unwrap()
+        else {
+            panic!("the commit names no checkpoint file");
+        };
         let path = dir.path().join("index").join(current);
         std::fs::write(&path, serde_json::to_vec(&committed[0]).unwrap()).unwrap();
         let error = reopened.checkpoints().unwrap_err();
