@@ -4,6 +4,7 @@
 
 pub mod analytics;
 pub mod clickhouse;
+mod merge;
 pub mod query;
 pub mod retention;
 pub mod store;

@@ -22,6 +22,7 @@ use tantivy::columnar::{Column, StrColumn};
 use tantivy::directory::error::LockError;
 use tantivy::directory::MmapDirectory;
 use tantivy::index::SegmentId;
+use tantivy::indexer::IndexWriterOptions;
 use tantivy::query::{
     AllQuery, BooleanQuery, EmptyQuery, Occur, Query as TantivyQuery, RangeQuery, RegexQuery,
     TermQuery,
@@ -39,6 +40,7 @@ use tantivy::{DocSet, Searcher, SegmentReader, TERMINATED};
 use tokentrail_parsers::event::{KEY_FIELDS, LIST_FIELDS};
 use tokentrail_parsers::Event;
 
+use crate::merge::{bounded_groups, BoundedMergePolicy, MAX_MERGED_DOCS};
 use crate::query::Query;
 use crate::store::{Checkpoints, EventSink, EventStore, Hits, Order};
 use crate::stored;
@@ -100,6 +102,12 @@ impl Fields {
 /// 15.2 MB, 512 KiB at level 9 14.2 MB; level 12: 14.1 MB, more CPU.)
 const DOCSTORE_BLOCK_BYTES: usize = 128 << 10;
 const DOCSTORE_ZSTD_LEVEL: i32 = 9;
+
+/// Merges run at once, at most (tantivy's default is 4): each maps its input segments and
+/// holds its own buffers, so this bounds the ingest's memory with [`MAX_MERGED_DOCS`]. Two
+/// merges of 2 M events at once mapped 770 MB during a 50 M-event ingest (see
+/// [`crate::merge`]); one merge thread keeps up at 2 cores (ingest CPU and time unchanged).
+const MERGE_THREADS: usize = 1;
 
 /// An exact-match key field: one untokenised term, no field norms (nothing is scored by
 /// length; norms cost a byte per document and field).
@@ -415,10 +423,12 @@ impl TantivyStore {
         // descriptor). A short retry keeps that from reading as "another process is writing".
         let mut attempts = 0;
         let writer = loop {
-            match self
-                .index
-                .writer_with_num_threads::<TantivyDocument>(threads, budget)
-            {
+            let options = IndexWriterOptions::builder()
+                .num_worker_threads(threads)
+                .memory_budget_per_thread(budget / threads)
+                .num_merge_threads(MERGE_THREADS)
+                .build();
+            match self.index.writer_with_options::<TantivyDocument>(options) {
                 Ok(writer) => break writer,
                 Err(TantivyError::LockFailure(LockError::LockBusy, _)) if attempts < 20 => {
                     attempts += 1;
@@ -427,6 +437,7 @@ impl TantivyStore {
                 Err(error) => return Err(lock_error(error, &self.directory)),
             }
         };
+        writer.set_merge_policy(Box::new(BoundedMergePolicy::default()));
         self.reader.reload()?;
         let current = match committed_checkpoints(&self.index)? {
             Committed::File { name, .. } => Some(name),
@@ -1435,10 +1446,12 @@ impl TantivySink {
             .searchable_segment_metas()?
             .into_iter()
             .filter(|meta| meta.has_deletes())
-            .map(|meta| meta.id())
+            .map(|meta| (meta.id(), meta.num_docs()))
             .collect();
-        if !with_deletes.is_empty() {
-            self.writer.merge(&with_deletes).wait()?;
+        // In groups under the merge ceiling (a group of one rewrites that segment alone):
+        // one merge of every such segment would build a segment as large as the store.
+        for group in bounded_groups(&with_deletes, MAX_MERGED_DOCS) {
+            self.writer.merge(&group).wait()?;
         }
         self.writer.garbage_collect_files().wait()?;
         self.reader.reload()?;
@@ -2126,6 +2139,38 @@ mod tests {
         ]);
         // e03 e06 e09 (bob, dated; e00 and e07 are undated or alice).
         assert_eq!(found(&own, 100).0, vec!["e03", "e06", "e09"]);
+    }
+
+    #[test]
+    fn merges_never_build_a_segment_above_the_ceiling() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TantivyStore::open(dir.path()).unwrap();
+        let mut sink = store.writer(50 << 20).unwrap();
+        sink.writer
+            .set_merge_policy(Box::new(BoundedMergePolicy::new(250)));
+        // 30 commits of 100 events: tantivy's own policy would merge 8 at a time (800).
+        for commit in 0..30 {
+            for n in 0..100 {
+                let id = format!("{:032x}", commit * 100 + n);
+                sink.add(&event(&id, "alice", 1000 * n, "read /store/x"), false)
+                    .unwrap();
+            }
+            sink.commit(&Checkpoints::default()).unwrap();
+        }
+        let TantivySink { writer, .. } = sink;
+        writer.wait_merging_threads().unwrap();
+        let metas = store.index.searchable_segment_metas().unwrap();
+        let sizes: Vec<u32> = metas.iter().map(|meta| meta.num_docs()).collect();
+        assert_eq!(sizes.iter().sum::<u32>(), 3000, "{sizes:?}");
+        assert!(sizes.iter().all(|&docs| docs <= 250), "{sizes:?}");
+        // A commit flushes at most 100 events (split between the indexing threads).
+        assert!(sizes.iter().any(|&docs| docs > 150), "no merge: {sizes:?}");
+        assert!(metas.len() < 30, "{sizes:?}");
+        store.reload().unwrap();
+        let hits = store
+            .search(&Query::term("sub", "alice"), 1, Order::NewestFirst)
+            .unwrap();
+        assert_eq!(hits.total, 3000);
     }
 
     #[test]

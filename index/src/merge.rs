@@ -1,0 +1,171 @@
+//! How the tantivy store merges its segments: tantivy's log-size levels, with a ceiling on
+//! the size of the segment a merge builds.
+//!
+//! Tantivy's default [`LogMergePolicy`] merges a level once it holds 8 segments of similar
+//! size, so segments grow without bound: a 50 M-event ingest ended in merges of segments of
+//! tens of millions of events. A merge reads every input segment through the index files
+//! the process maps (those pages count in its resident memory until the inputs are let go)
+//! and its buffers grow with the segments: the ingest's peak RSS grew with the corpus
+//! (483 MiB at 1 M events, 1.0 GiB at 10 M, 4.1 GiB at 50 M), and so did the CPU per event,
+//! as every event was rewritten once more per level. With a ceiling, a merge never takes
+//! more than [`MAX_MERGED_DOCS`] events, so what it maps and buffers no longer depends on
+//! the corpus, and a store of N events ends with N / [`MAX_MERGED_DOCS`] to
+//! 2N / [`MAX_MERGED_DOCS`] segments of full size, plus the recent small ones.
+//!
+//! Measured on the 10 M-event corpus (BENCHMARKS.md): a ceiling of 2 M events with two
+//! merges at a time kept the peak at 1.06 GB at 10 M and 1.48 GB at 50 M events (two large
+//! merges at once mapped 770 MB); 1 M events, one merge at a time: 0.82 GB at 10 M, ingest
+//! CPU unchanged, 22 segments instead of 14 (a trace of an identity with few events pays
+//! for each segment: p50 14 → 28 ms; other traces within noise).
+
+use tantivy::index::{SegmentId, SegmentMeta};
+use tantivy::indexer::{LogMergePolicy, MergeCandidate, MergePolicy};
+
+/// The most events one merge puts in a segment.
+pub(crate) const MAX_MERGED_DOCS: u32 = 1_000_000;
+
+/// Tantivy's log merge policy with a ceiling of `max_docs` events on the segment a merge
+/// builds.
+#[derive(Debug)]
+pub(crate) struct BoundedMergePolicy {
+    levels: LogMergePolicy,
+    max_docs: u32,
+}
+
+impl BoundedMergePolicy {
+    pub(crate) fn new(max_docs: u32) -> Self {
+        let mut levels = LogMergePolicy::default();
+        // A segment of more than half the ceiling cannot meet another one in a merge under
+        // it: leave it out of the levels, as the default does for segments above 10 M.
+        levels.set_max_docs_before_merge((max_docs / 2) as usize);
+        BoundedMergePolicy { levels, max_docs }
+    }
+}
+
+impl Default for BoundedMergePolicy {
+    fn default() -> Self {
+        BoundedMergePolicy::new(MAX_MERGED_DOCS)
+    }
+}
+
+impl MergePolicy for BoundedMergePolicy {
+    fn compute_merge_candidates(&self, segments: &[SegmentMeta]) -> Vec<MergeCandidate> {
+        let sizes = |ids: &[SegmentId]| -> Vec<(SegmentId, u32)> {
+            ids.iter()
+                .filter_map(|id| {
+                    segments
+                        .iter()
+                        .find(|meta| meta.id() == *id)
+                        .map(|meta| (*id, meta.num_docs()))
+                })
+                .collect()
+        };
+        self.levels
+            .compute_merge_candidates(segments)
+            .into_iter()
+            .flat_map(|candidate| bounded_groups(&sizes(&candidate.0), self.max_docs))
+            // A group of one segment is no merge.
+            .filter(|group| group.len() > 1)
+            .map(MergeCandidate)
+            .collect()
+    }
+}
+
+/// Cuts `segments` (id and live events) into groups of consecutive segments of at most
+/// `max_docs` events in all; a segment of more than `max_docs` is a group of its own.
+pub(crate) fn bounded_groups(segments: &[(SegmentId, u32)], max_docs: u32) -> Vec<Vec<SegmentId>> {
+    let mut groups: Vec<Vec<SegmentId>> = Vec::new();
+    let mut current: Vec<SegmentId> = Vec::new();
+    let mut docs = 0u64;
+    for &(id, num_docs) in segments {
+        if !current.is_empty() && docs + u64::from(num_docs) > u64::from(max_docs) {
+            groups.push(std::mem::take(&mut current));
+            docs = 0;
+        }
+        current.push(id);
+        docs += u64::from(num_docs);
+    }
+    if !current.is_empty() {
+        groups.push(current);
+    }
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tantivy::schema::{Schema, STORED};
+
+    fn metas(sizes: &[u32]) -> Vec<SegmentMeta> {
+        let mut schema = Schema::builder();
+        schema.add_text_field("x", STORED);
+        let index = tantivy::Index::create_in_ram(schema.build());
+        sizes
+            .iter()
+            .map(|&docs| index.new_segment_meta(SegmentId::generate_random(), docs))
+            .collect()
+    }
+
+    fn docs_of(group: &[SegmentId], metas: &[SegmentMeta]) -> u32 {
+        group
+            .iter()
+            .map(|id| metas.iter().find(|m| m.id() == *id).unwrap().num_docs())
+            .sum()
+    }
+
+    #[test]
+    fn groups_stay_under_the_ceiling_and_keep_every_segment_once() {
+        let ids: Vec<_> = (0..7).map(|_| SegmentId::generate_random()).collect();
+        let sizes = [400, 300, 300, 250, 900, 1500, 100];
+        let segments: Vec<_> = ids.iter().copied().zip(sizes).collect();
+        let groups = bounded_groups(&segments, 1000);
+        let docs: Vec<u32> = groups
+            .iter()
+            .map(|group| {
+                group
+                    .iter()
+                    .map(|id| segments.iter().find(|(s, _)| s == id).unwrap().1)
+                    .sum()
+            })
+            .collect();
+        // Consecutive segments while they fit; one above the ceiling stands alone.
+        assert_eq!(docs, vec![1000, 250, 900, 1500, 100]);
+        let flat: Vec<_> = groups.concat();
+        assert_eq!(flat, ids);
+        assert!(bounded_groups(&[], 1000).is_empty());
+    }
+
+    #[test]
+    fn a_full_level_is_merged_in_pieces_under_the_ceiling() {
+        // Nine segments of one level: tantivy's policy merges all nine at once (3 600 events).
+        let metas = metas(&[400; 9]);
+        let unbounded = LogMergePolicy::default().compute_merge_candidates(&metas);
+        assert_eq!(unbounded.len(), 1);
+        assert_eq!(unbounded[0].0.len(), 9);
+
+        let candidates = BoundedMergePolicy::new(1000).compute_merge_candidates(&metas);
+        // 2 + 2 + 2 + 2 segments; the ninth waits for a later merge.
+        assert_eq!(candidates.len(), 4);
+        for candidate in &candidates {
+            assert_eq!(candidate.0.len(), 2);
+            assert!(docs_of(&candidate.0, &metas) <= 1000);
+        }
+    }
+
+    #[test]
+    fn segments_above_half_the_ceiling_are_left_alone() {
+        // Eight segments of 600 could only merge into a segment above the ceiling of 1 000;
+        // below the level size tantivy merges, nothing at all.
+        let policy = BoundedMergePolicy::new(1000);
+        assert!(policy
+            .compute_merge_candidates(&metas(&[600; 8]))
+            .is_empty());
+        assert!(policy
+            .compute_merge_candidates(&metas(&[100; 7]))
+            .is_empty());
+        let small = metas(&[100; 8]);
+        let candidates = policy.compute_merge_candidates(&small);
+        assert_eq!(candidates.len(), 1);
+        assert_eq!(docs_of(&candidates[0].0, &small), 800);
+    }
+}
