@@ -4,6 +4,7 @@
 
 pub mod analytics;
 pub mod clickhouse;
+mod key_terms;
 mod merge;
 pub mod query;
 pub mod retention;

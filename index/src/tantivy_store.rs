@@ -40,6 +40,7 @@ use tantivy::{DocSet, Searcher, SegmentReader, TERMINATED};
 use tokentrail_parsers::event::{KEY_FIELDS, LIST_FIELDS};
 use tokentrail_parsers::Event;
 
+use crate::key_terms::KeyTermsQuery;
 use crate::merge::{bounded_groups, BoundedMergePolicy, MAX_MERGED_DOCS};
 use crate::query::Query;
 use crate::store::{Checkpoints, EventSink, EventStore, Hits, Order};
@@ -102,6 +103,10 @@ impl Fields {
 /// 15.2 MB, 512 KiB at level 9 14.2 MB; level 12: 14.1 MB, more CPU.)
 const DOCSTORE_BLOCK_BYTES: usize = 128 << 10;
 const DOCSTORE_ZSTD_LEVEL: i32 = 9;
+
+/// An OR of at least this many exact key terms is one [`KeyTermsQuery`], which builds
+/// nothing for the terms a segment does not hold (see [`crate::key_terms`]).
+const TERM_SET_MIN: usize = 4;
 
 /// Merges run at once, at most (tantivy's default is 4): each maps its input segments and
 /// holds its own buffers, so this bounds the ingest's memory with [`MAX_MERGED_DOCS`]. Two
@@ -459,6 +464,26 @@ impl TantivyStore {
         })
     }
 
+    /// The terms of `parts` when every part is an exact match on a key field (not `id`,
+    /// whose terms are keys to compare with the stored id).
+    fn key_terms(&self, parts: &[Query]) -> Result<Option<Vec<Term>>, Error> {
+        let mut terms = Vec::with_capacity(parts.len());
+        for part in parts {
+            let Query::Term { field, value } = part else {
+                return Ok(None);
+            };
+            if field == "id" {
+                return Ok(None);
+            }
+            let handle = self
+                .fields
+                .key(field)
+                .ok_or_else(|| Error::UnknownField(field.clone()))?;
+            terms.push(Term::from_field_text(handle, cut(value)));
+        }
+        Ok(Some(terms))
+    }
+
     fn build_query(&self, query: &Query) -> Result<Box<dyn TantivyQuery>, Error> {
         let fields = &self.fields;
         Ok(match query {
@@ -537,6 +562,15 @@ impl TantivyStore {
                 }
                 Box::new(BooleanQuery::new(clauses))
             }
+            Query::Or(parts) if parts.len() >= TERM_SET_MIN => match self.key_terms(parts)? {
+                Some(terms) => Box::new(KeyTermsQuery::new(terms)),
+                None => Box::new(BooleanQuery::new(
+                    parts
+                        .iter()
+                        .map(|part| Ok((Occur::Should, self.build_query(part)?)))
+                        .collect::<Result<Vec<_>, Error>>()?,
+                )),
+            },
             Query::Or(parts) => Box::new(BooleanQuery::new(
                 parts
                     .iter()
