@@ -562,21 +562,22 @@ impl TantivyStore {
                 }
                 Box::new(BooleanQuery::new(clauses))
             }
-            Query::Or(parts) if parts.len() >= TERM_SET_MIN => match self.key_terms(parts)? {
-                Some(terms) => Box::new(KeyTermsQuery::new(terms)),
-                None => Box::new(BooleanQuery::new(
-                    parts
-                        .iter()
-                        .map(|part| Ok((Occur::Should, self.build_query(part)?)))
-                        .collect::<Result<Vec<_>, Error>>()?,
-                )),
-            },
-            Query::Or(parts) => Box::new(BooleanQuery::new(
-                parts
-                    .iter()
-                    .map(|part| Ok((Occur::Should, self.build_query(part)?)))
-                    .collect::<Result<Vec<_>, Error>>()?,
-            )),
+            Query::Or(parts) => {
+                let terms = if parts.len() >= TERM_SET_MIN {
+                    self.key_terms(parts)?
+                } else {
+                    None
+                };
+                match terms {
+                    Some(terms) => Box::new(KeyTermsQuery::new(terms)),
+                    None => Box::new(BooleanQuery::new(
+                        parts
+                            .iter()
+                            .map(|part| Ok((Occur::Should, self.build_query(part)?)))
+                            .collect::<Result<Vec<_>, Error>>()?,
+                    )),
+                }
+            }
             Query::Not(inner) => Box::new(BooleanQuery::new(vec![
                 (Occur::Must, Box::new(AllQuery) as Box<dyn TantivyQuery>),
                 (Occur::MustNot, self.build_query(inner)?),
