@@ -38,6 +38,7 @@ use tantivy::{
 };
 use tantivy::{DocSet, Searcher, SegmentReader, TERMINATED};
 use tokentrail_parsers::event::{KEY_FIELDS, LIST_FIELDS};
+use tokentrail_parsers::stream::hex;
 use tokentrail_parsers::Event;
 
 use crate::key_terms::KeyTermsQuery;
@@ -475,13 +476,18 @@ impl TantivyStore {
             if field == "id" {
                 return Ok(None);
             }
-            let handle = self
-                .fields
-                .key(field)
-                .ok_or_else(|| Error::UnknownField(field.clone()))?;
-            terms.push(Term::from_field_text(handle, cut(value)));
+            terms.push(self.key_term(field, value)?);
         }
         Ok(Some(terms))
+    }
+
+    /// The indexed term of an exact match on a key field (cut as indexing cuts it).
+    fn key_term(&self, field: &str, value: &str) -> Result<Term, Error> {
+        let handle = self
+            .fields
+            .key(field)
+            .ok_or_else(|| Error::UnknownField(field.to_string()))?;
+        Ok(Term::from_field_text(handle, cut(value)))
     }
 
     fn build_query(&self, query: &Query) -> Result<Box<dyn TantivyQuery>, Error> {
@@ -497,15 +503,10 @@ impl TantivyStore {
                     "id: takes a whole event id, not a prefix".into(),
                 ))
             }
-            Query::Term { field, value } => {
-                let handle = fields
-                    .key(field)
-                    .ok_or_else(|| Error::UnknownField(field.clone()))?;
-                Box::new(TermQuery::new(
-                    Term::from_field_text(handle, cut(value)),
-                    IndexRecordOption::Basic,
-                ))
-            }
+            Query::Term { field, value } => Box::new(TermQuery::new(
+                self.key_term(field, value)?,
+                IndexRecordOption::Basic,
+            )),
             Query::Prefix { field, value } => {
                 let handle = fields
                     .key(field)
@@ -807,10 +808,6 @@ impl CheckpointFiles {
             }
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// What the last commit says of the checkpoints: the file that holds them, or (a store written

@@ -111,7 +111,7 @@ pub fn content_fingerprint(first_line: &[u8]) -> String {
 }
 
 /// Lower-case hex of `bytes` (one allocation: this runs once per event).
-fn hex(bytes: &[u8]) -> String {
+pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for byte in bytes {
