@@ -216,20 +216,50 @@ const SECRET_KEYS: &[&str] = &[
     "client_token_accessor",
 ];
 
-/// Cheap test: could this line hold a secret at all?
+/// Cheap test: could this line hold a secret at all? Looks for the markers the passes below
+/// look for, in a lower-cased copy of the line, since those passes ignore ASCII case for the
+/// key names and `Bearer` (the JWT and Vault prefixes, matched exactly below, then only let a
+/// few more lines through). Eleven searches cover the eighteen markers: `_token` stands for
+/// every `…_token` key.
 pub fn may_hold_secret(line: &str) -> bool {
     // Every line passes here: the searchers are built once, not once per line and needle.
     static FINDERS: std::sync::OnceLock<Vec<memchr::memmem::Finder<'static>>> =
         std::sync::OnceLock::new();
+    thread_local! {
+        static LOWER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
     let finders = FINDERS.get_or_init(|| {
-        ["eyJ", "earer", "EARER", "hvs.", "hvb.", "hvr."]
+        let needles = [
+            "eyj",
+            "bearer",
+            "hvs.",
+            "hvb.",
+            "hvr.",
+            "_token",
+            "token_value",
+            "client_secret",
+            "authz",
+            "password",
+            "accessor",
+        ];
+        debug_assert!(SECRET_KEYS
             .iter()
-            .chain(SECRET_KEYS)
+            .all(|key| needles.iter().any(|needle| key.contains(needle))));
+        needles
+            .iter()
             .map(|needle| memchr::memmem::Finder::new(needle.as_bytes()).into_owned())
             .collect()
     });
-    let bytes = line.as_bytes();
-    finders.iter().any(|finder| finder.find(bytes).is_some())
+    LOWER.with_borrow_mut(|lower| {
+        lower.clear();
+        lower.extend(line.bytes().map(|byte| byte.to_ascii_lowercase()));
+        let found = finders.iter().any(|finder| finder.find(lower).is_some());
+        if lower.capacity() > 1 << 20 {
+            // A huge line: do not keep its buffer for the rest of the thread's life.
+            *lower = Vec::new();
+        }
+        found
+    })
 }
 
 /// Redacts every JWT signature and bearer secret in `line`, decoding JWT claims on the way.
@@ -240,21 +270,24 @@ pub fn redact(line: &str) -> Redacted<'_> {
             tokens: Vec::new(),
         };
     }
+    redact_unfiltered(line)
+}
+
+/// [`redact`] without the pre-filter.
+fn redact_unfiltered(line: &str) -> Redacted<'_> {
     let mut tokens = Vec::new();
     let after_jwts = redact_jwts(line, &mut tokens);
-    let after_bearer = redact_after_markers(&after_jwts, &mut tokens);
-    let text = if after_bearer == line {
-        Cow::Borrowed(line)
-    } else {
-        Cow::Owned(after_bearer)
+    let text = match redact_after_markers(&after_jwts, &mut tokens) {
+        Some(redacted) => Cow::Owned(redacted),
+        None => after_jwts,
     };
     Redacted { text, tokens }
 }
 
 /// Pass 1: `eyJ<header>.<payload>.<signature>` anywhere.
-fn redact_jwts(line: &str, tokens: &mut Vec<FoundToken>) -> String {
+fn redact_jwts<'a>(line: &'a str, tokens: &mut Vec<FoundToken>) -> Cow<'a, str> {
     let bytes = line.as_bytes();
-    let mut out = String::with_capacity(line.len());
+    let mut out = String::new();
     let mut copied = 0;
     let mut search_from = 0;
     while let Some(found) = memchr::memmem::find(&bytes[search_from..], b"eyJ") {
@@ -287,6 +320,7 @@ fn redact_jwts(line: &str, tokens: &mut Vec<FoundToken>) -> String {
         let token = &line[start..signature_end];
         let claims = decode_payload(&line[payload_start..payload_end]);
         let fingerprint = fingerprint(token);
+        out.reserve(line.len());
         out.push_str(&line[copied..signature_start]);
         if signature_end > signature_start {
             out.push_str(&fingerprint);
@@ -298,8 +332,11 @@ fn redact_jwts(line: &str, tokens: &mut Vec<FoundToken>) -> String {
             claims,
         });
     }
+    if copied == 0 {
+        return Cow::Borrowed(line);
+    }
     out.push_str(&line[copied..]);
-    out
+    Cow::Owned(out)
 }
 
 fn decode_payload(segment: &str) -> Option<Claims> {
@@ -317,8 +354,9 @@ fn decode_payload(segment: &str) -> Option<Claims> {
     Some(Claims::from_json(&value))
 }
 
-/// Pass 2: opaque secrets after `Bearer ` / `Bearer%20` and after secret keys.
-fn redact_after_markers(line: &str, tokens: &mut Vec<FoundToken>) -> String {
+/// Pass 2: opaque secrets after `Bearer ` / `Bearer%20` and after secret keys. `None` when
+/// there was nothing to replace.
+fn redact_after_markers(line: &str, tokens: &mut Vec<FoundToken>) -> Option<String> {
     let bytes = line.as_bytes();
     let lower = line.to_ascii_lowercase();
     let lower_bytes = lower.as_bytes();
@@ -395,7 +433,7 @@ fn redact_after_markers(line: &str, tokens: &mut Vec<FoundToken>) -> String {
         }
     }
     if ranges.is_empty() {
-        return line.to_string();
+        return None;
     }
     ranges.sort();
     let mut out = String::with_capacity(line.len());
@@ -425,8 +463,11 @@ fn redact_after_markers(line: &str, tokens: &mut Vec<FoundToken>) -> String {
             claims: None,
         });
     }
+    if copied == 0 {
+        return None;
+    }
     out.push_str(&line[copied..]);
-    out
+    Some(out)
 }
 
 /// Builds an unsigned-looking test JWT (`header.payload.signature`) from a claims JSON.
@@ -519,6 +560,27 @@ mod tests {
                 redacted.text
             );
         }
+    }
+
+    #[test]
+    fn redacts_secret_keys_and_bearer_in_any_case() {
+        // The pre-filter once looked for the key names in lower case only, and let these
+        // lines through unredacted although the redaction itself ignores case.
+        let line = "Password: hunter2hunter2 ACCESS_TOKEN=opaquesecret1 Client_Secret=abcdef123456 bEaReR tokenvalue99";
+        let redacted = redact(line);
+        for secret in [
+            "hunter2hunter2",
+            "opaquesecret1",
+            "abcdef123456",
+            "tokenvalue99",
+        ] {
+            assert!(
+                !redacted.text.contains(secret),
+                "{secret} survived: {}",
+                redacted.text
+            );
+        }
+        assert_eq!(redacted.tokens.len(), 4);
     }
 
     #[test]
@@ -626,6 +688,16 @@ mod properties {
             line in "(eyJ|[A-Za-z0-9_-]|\\.|Bearer|bearer|%20| |=|:|\"|access_token|hvs\\.){0,60}"
         ) {
             let _ = redact(&line);
+        }
+
+        #[test]
+        fn the_pre_filter_lets_through_every_line_the_passes_would_change(
+            line in "(eyJ|EYJ|[A-Za-z0-9_-]{1,12}|\\.|[Bb][Ee][Aa][Rr][Ee][Rr]|%20| |=|:|\"|[Aa]ccess_[Tt]oken|ACCESS_TOKEN|[Pp]ass[Ww]ord|PASSWORD|[Cc]lient_[Ss]ecret|[Tt]oken_[Vv]alue|[Aa]uthz|AUTHZ|[Aa]ccessor|hv[sbr]\\.|HVS\\.){0,40}"
+        ) {
+            let filtered = redact(&line);
+            let unfiltered = redact_unfiltered(&line);
+            prop_assert_eq!(&filtered.text, &unfiltered.text);
+            prop_assert_eq!(filtered.tokens.len(), unfiltered.tokens.len());
         }
 
         #[test]
