@@ -39,6 +39,9 @@ impl Timestamp {
     /// Parses RFC 3339 (any offset), or bare epoch seconds/milliseconds.
     pub fn parse(text: &str) -> Option<Self> {
         let text = text.trim();
+        if let Some(time) = crate::time::parse_iso_zoned(text) {
+            return Some(time);
+        }
         if let Ok(dt) = DateTime::parse_from_rfc3339(text) {
             return Some(Timestamp(dt.timestamp_millis()));
         }

@@ -109,6 +109,84 @@ pub fn parse_offset(text: &str) -> Option<FixedOffset> {
     FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60))
 }
 
+/// The common, canonical shape of a zoned ISO 8601 time, read without chrono's format
+/// machinery: `YYYY-MM-DDTHH:MM:SS[.f…](Z|±HH:MM|±HHMM)` and nothing after it. `None` for
+/// anything else, leap seconds included, so a caller falls back to chrono for the rare
+/// shapes; where this returns a time, chrono's RFC 3339 or `%Y-%m-%dT%H:%M:%S%.f%z` parse
+/// returns the same one (a property test holds the two together).
+pub fn parse_iso_zoned(text: &str) -> Option<Timestamp> {
+    let bytes = text.as_bytes();
+    if bytes.len() < 20
+        || bytes[4] != b'-'
+        || bytes[7] != b'-'
+        || bytes[10] != b'T'
+        || bytes[13] != b':'
+        || bytes[16] != b':'
+    {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<u32> {
+        bytes[range].iter().try_fold(0u32, |value, byte| {
+            byte.is_ascii_digit()
+                .then(|| value * 10 + u32::from(byte - b'0'))
+        })
+    };
+    let year = number(0..4)? as i32;
+    let (month, day) = (number(5..7)?, number(8..10)?);
+    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let mut at = 19;
+    let mut millis = 0;
+    if bytes[at] == b'.' {
+        let start = at + 1;
+        at = start;
+        while at < bytes.len() && bytes[at].is_ascii_digit() {
+            if at - start < 3 {
+                millis = millis * 10 + u32::from(bytes[at] - b'0');
+            }
+            at += 1;
+        }
+        if at == start {
+            return None;
+        }
+        for _ in (at - start)..3 {
+            millis *= 10;
+        }
+    }
+    let offset_seconds = match &bytes[at..] {
+        [b'Z'] => 0,
+        [sign @ (b'+' | b'-'), zone @ ..] => {
+            let (hours, minutes) = match zone {
+                [h1, h2, b':', m1, m2] | [h1, h2, m1, m2] => {
+                    let pair = |a: u8, b: u8| {
+                        (a.is_ascii_digit() && b.is_ascii_digit())
+                            .then(|| i64::from(a - b'0') * 10 + i64::from(b - b'0'))
+                    };
+                    (pair(*h1, *h2)?, pair(*m1, *m2)?)
+                }
+                _ => return None,
+            };
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let seconds = hours * 3600 + minutes * 60;
+            if *sign == b'-' {
+                -seconds
+            } else {
+                seconds
+            }
+        }
+        _ => return None,
+    };
+    let days = NaiveDate::from_ymd_opt(year, month, day)?
+        .signed_duration_since(NaiveDate::from_ymd_opt(1970, 1, 1)?)
+        .num_days();
+    let seconds = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second) - offset_seconds;
+    Some(Timestamp(seconds * 1000 + i64::from(millis)))
+}
+
 /// What the parsers need to turn a log's local time into UTC.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TimeContext {
@@ -575,6 +653,41 @@ mod tests {
     }
 
     #[test]
+    fn the_fast_iso_reader_takes_the_canonical_shapes_only() {
+        let millis = |text| parse_iso_zoned(text).map(|t| t.millis());
+        assert_eq!(
+            millis("2024-06-12T14:03:22.497+0200"),
+            Some(1_718_193_802_497)
+        );
+        assert_eq!(
+            millis("2024-06-12T14:03:22.497+02:00"),
+            Some(1_718_193_802_497)
+        );
+        assert_eq!(
+            millis("2024-06-12T12:03:22.4971234Z"),
+            Some(1_718_193_802_497)
+        );
+        assert_eq!(millis("2024-06-12T12:03:22.4Z"), Some(1_718_193_802_400));
+        assert_eq!(millis("2024-06-12T09:33:22-0230"), Some(1_718_193_802_000));
+        assert_eq!(millis("1969-12-31T23:59:59.500Z"), Some(-500));
+        for other in [
+            "2024-06-12T14:03:22",
+            "2024-06-12T14:03:22.Z",
+            "2024-06-12T14:03:60Z",
+            "2024-06-12T24:00:00Z",
+            "2024-02-30T14:03:22Z",
+            "2024-06-12 14:03:22Z",
+            "2024-06-12T14:03:22+02",
+            "2024-06-12T14:03:22+02:00 ",
+            "2024-06-12T14:03:22z",
+            "2024-06-12T14:03:22+2:00",
+            "२०२४-06-12T14:03:22Z",
+        ] {
+            assert_eq!(parse_iso_zoned(other), None, "{other}");
+        }
+    }
+
+    #[test]
     fn epoch_parsing_accepts_seconds_and_millis_only() {
         assert_eq!(
             parse_epoch("1741943523"),
@@ -647,6 +760,33 @@ mod properties {
             let text = time.to_datetime().format("%Y-%m-%d %H:%M:%S%.3f").to_string();
             prop_assert_eq!(find_time(&format!("{text} {rest}"), &context()), Some(time));
             prop_assert_eq!(parse_loose_utc(&text), Some(time));
+        }
+
+        #[test]
+        fn the_fast_iso_reader_agrees_with_chrono(
+            text in "[0-9]{4}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-6][0-9]:[0-6][0-9](\\.[0-9]{0,10})?(Z|z|[+-][0-2][0-9](:?[0-6][0-9])?|[+-][0-9]{1,5})?( |x)?"
+        ) {
+            let chrono = DateTime::parse_from_rfc3339(&text)
+                .ok()
+                .or_else(|| DateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M:%S%.f%z").ok())
+                .map(Timestamp::from);
+            if let Some(fast) = parse_iso_zoned(&text) {
+                prop_assert_eq!(Some(fast), chrono, "{}", text);
+            }
+        }
+
+        #[test]
+        fn the_fast_iso_reader_reads_what_timestamps_write(
+            millis in FIRST..=LAST,
+            offset_minutes in -1439i32..=1439,
+            colon in any::<bool>(),
+        ) {
+            let time = Timestamp(millis);
+            prop_assert_eq!(parse_iso_zoned(&time.to_rfc3339()), Some(time));
+            let zone = FixedOffset::east_opt(offset_minutes * 60).unwrap();
+            let format = if colon { "%Y-%m-%dT%H:%M:%S%.3f%:z" } else { "%Y-%m-%dT%H:%M:%S%.3f%z" };
+            let text = time.to_datetime().with_timezone(&zone).format(format).to_string();
+            prop_assert_eq!(parse_iso_zoned(&text), Some(time), "{}", text);
         }
 
         #[test]

@@ -90,6 +90,9 @@ pub fn get<'p>(pairs: &'p [NetPair<'_>], key: &str) -> Option<&'p str> {
 /// A time with an explicit offset: dCache's `2024-06-12T14:03:22.456+0200` (no colon), JSON
 /// billing's `2024-06-12T14:03:24.310+02:00`, StoRM's `…Z`.
 pub fn parse_offset_time(text: &str) -> Option<Timestamp> {
+    if let Some(time) = crate::time::parse_iso_zoned(text) {
+        return Some(time);
+    }
     if let Ok(parsed) = DateTime::parse_from_rfc3339(text) {
         return Some(parsed.into());
     }
