@@ -219,16 +219,15 @@ const SECRET_KEYS: &[&str] = &[
 /// Cheap test: could this line hold a secret at all? Looks for the markers the passes below
 /// look for, in a lower-cased copy of the line, since those passes ignore ASCII case for the
 /// key names and `Bearer` (the JWT and Vault prefixes, matched exactly below, then only let a
-/// few more lines through). Eleven searches cover the eighteen markers: `_token` stands for
-/// every `…_token` key.
+/// few more lines through). One multi-pattern (SIMD) search over the copy: `_token` stands
+/// for every `…_token` key.
 pub fn may_hold_secret(line: &str) -> bool {
-    // Every line passes here: the searchers are built once, not once per line and needle.
-    static FINDERS: std::sync::OnceLock<Vec<memchr::memmem::Finder<'static>>> =
-        std::sync::OnceLock::new();
+    // Every line passes here: the searcher is built once, not once per line.
+    static MARKERS: std::sync::OnceLock<aho_corasick::AhoCorasick> = std::sync::OnceLock::new();
     thread_local! {
         static LOWER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    let finders = FINDERS.get_or_init(|| {
+    let markers = MARKERS.get_or_init(|| {
         let needles = [
             "eyj",
             "bearer",
@@ -245,15 +244,16 @@ pub fn may_hold_secret(line: &str) -> bool {
         debug_assert!(SECRET_KEYS
             .iter()
             .all(|key| needles.iter().any(|needle| key.contains(needle))));
-        needles
-            .iter()
-            .map(|needle| memchr::memmem::Finder::new(needle.as_bytes()).into_owned())
-            .collect()
+        // Leftmost matching: the packed (Teddy) searcher serves that kind only.
+        aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+            .build(needles)
+            .expect("fixed, valid needles")
     });
     LOWER.with_borrow_mut(|lower| {
         lower.clear();
         lower.extend(line.bytes().map(|byte| byte.to_ascii_lowercase()));
-        let found = finders.iter().any(|finder| finder.find(lower).is_some());
+        let found = markers.is_match(lower.as_slice());
         if lower.capacity() > 1 << 20 {
             // A huge line: do not keep its buffer for the rest of the thread's life.
             *lower = Vec::new();
