@@ -1104,11 +1104,67 @@ struct ColumnFilteredSegment<S> {
     filters: Arc<HitFilters>,
     /// Per column filter: the segment's column (`None`: no event of the segment has the field).
     columns: Vec<Option<StrColumn>>,
-    /// Per column filter: whether a term ordinal of the segment's column passes.
-    passes: Vec<HashMap<u64, bool>>,
+    /// Per column filter: what each term ordinal of the segment's column gave, by ordinal
+    /// ([`ORD_UNKNOWN`] until first met).
+    passes: Vec<OrdVerdicts>,
     /// The segment's `time` column, when the filters hold a time range.
     time: Option<Column<i64>>,
     text: String,
+    /// A block's times and the docs of a block that pass (buffers kept between blocks).
+    block_times: Vec<Option<i64>>,
+    block_kept: Vec<DocId>,
+}
+
+const ORD_UNKNOWN: u8 = 0;
+const ORD_PASSES: u8 = 1;
+const ORD_FAILS: u8 = 2;
+
+/// A column filter's verdict per term ordinal of one segment's column: a byte per ordinal
+/// when the dictionary is small enough (a lookup by index; every hit of a trace's lookups
+/// asks), a map otherwise.
+enum OrdVerdicts {
+    Dense(Vec<u8>),
+    Sparse(HashMap<u64, bool>),
+}
+
+/// Dictionaries up to this many terms get a byte per ordinal (at most 1 MiB per filter and
+/// segment, for the span of one search).
+const DENSE_ORDS: u64 = 1 << 20;
+
+impl OrdVerdicts {
+    fn for_column(column: Option<&StrColumn>) -> Self {
+        match column.map(|column| column.num_terms() as u64) {
+            Some(terms) if terms <= DENSE_ORDS => {
+                OrdVerdicts::Dense(vec![ORD_UNKNOWN; terms as usize])
+            }
+            Some(_) => OrdVerdicts::Sparse(HashMap::new()),
+            None => OrdVerdicts::Dense(Vec::new()),
+        }
+    }
+
+    fn get(&self, ord: u64) -> Option<bool> {
+        match self {
+            OrdVerdicts::Dense(verdicts) => match verdicts.get(ord as usize) {
+                Some(&ORD_PASSES) => Some(true),
+                Some(&ORD_FAILS) => Some(false),
+                _ => None,
+            },
+            OrdVerdicts::Sparse(verdicts) => verdicts.get(&ord).copied(),
+        }
+    }
+
+    fn set(&mut self, ord: u64, pass: bool) {
+        match self {
+            OrdVerdicts::Dense(verdicts) => {
+                if let Some(slot) = verdicts.get_mut(ord as usize) {
+                    *slot = if pass { ORD_PASSES } else { ORD_FAILS };
+                }
+            }
+            OrdVerdicts::Sparse(verdicts) => {
+                verdicts.insert(ord, pass);
+            }
+        }
+    }
 }
 
 impl<C: Collector> Collector for ColumnFiltered<C> {
@@ -1132,11 +1188,16 @@ impl<C: Collector> Collector for ColumnFiltered<C> {
         };
         Ok(ColumnFilteredSegment {
             inner: self.inner.for_segment(segment_local_id, segment)?,
-            passes: vec![HashMap::new(); self.filters.columns.len()],
+            passes: columns
+                .iter()
+                .map(|column| OrdVerdicts::for_column(column.as_ref()))
+                .collect(),
             filters: self.filters.clone(),
             columns,
             time,
             text: String::new(),
+            block_times: Vec::new(),
+            block_kept: Vec::new(),
         })
     }
 
@@ -1153,31 +1214,43 @@ impl<C: Collector> Collector for ColumnFiltered<C> {
 }
 
 impl<S: SegmentCollector> ColumnFilteredSegment<S> {
+    /// Whether a hit's time (`None`: the segment has no time for it) is in the filters' range.
+    fn time_passes(&self, time: Option<i64>) -> bool {
+        let Some((from, to)) = self.filters.time else {
+            return true;
+        };
+        // Undated events carry NO_TIME and are in no time range.
+        let Some(time) = time.filter(|&time| time != NO_TIME) else {
+            return false;
+        };
+        !(from.is_some_and(|from| time < from) || to.is_some_and(|to| time >= to))
+    }
+
     fn passes(&mut self, doc: DocId) -> bool {
-        if let (Some((from, to)), Some(column)) = (self.filters.time, &self.time) {
-            // Undated events carry NO_TIME and are in no time range.
-            let Some(time) = column.first(doc).filter(|&time| time != NO_TIME) else {
-                return false;
-            };
-            if from.is_some_and(|from| time < from) || to.is_some_and(|to| time >= to) {
+        if let (Some(_), Some(column)) = (self.filters.time, &self.time) {
+            if !self.time_passes(column.first(doc)) {
                 return false;
             }
         }
+        self.columns_pass(doc)
+    }
+
+    fn columns_pass(&mut self, doc: DocId) -> bool {
         for (index, filter) in self.filters.columns.iter().enumerate() {
             let ord = self.columns[index]
                 .as_ref()
                 .and_then(|column| column.term_ords(doc).next());
             let pass = match ord {
                 None => filter.passes(None),
-                Some(ord) => match self.passes[index].get(&ord) {
-                    Some(&pass) => pass,
+                Some(ord) => match self.passes[index].get(ord) {
+                    Some(pass) => pass,
                     None => {
                         self.text.clear();
                         let known = self.columns[index].as_ref().is_some_and(|column| {
                             column.ord_to_str(ord, &mut self.text).unwrap_or(false)
                         });
                         let pass = known && filter.passes(Some(&self.text));
-                        self.passes[index].insert(ord, pass);
+                        self.passes[index].set(ord, pass);
                         pass
                     }
                 },
@@ -1197,6 +1270,40 @@ impl<S: SegmentCollector> SegmentCollector for ColumnFilteredSegment<S> {
         if self.filters.is_empty() || self.passes(doc) {
             self.inner.collect(doc, score);
         }
+    }
+
+    /// A block of hits (tantivy hands them over so when nothing is scored): their times are
+    /// read in one call, then the column filters run on those in range.
+    fn collect_block(&mut self, docs: &[DocId]) {
+        if self.filters.is_empty() {
+            self.inner.collect_block(docs);
+            return;
+        }
+        let mut kept = std::mem::take(&mut self.block_kept);
+        let mut times = std::mem::take(&mut self.block_times);
+        kept.clear();
+        times.clear();
+        let timed = match (self.filters.time, &self.time) {
+            (Some(_), Some(column)) => {
+                times.resize(docs.len(), None);
+                column.first_vals(docs, &mut times);
+                true
+            }
+            _ => false,
+        };
+        for (index, &doc) in docs.iter().enumerate() {
+            if timed && !self.time_passes(times[index]) {
+                continue;
+            }
+            if self.columns_pass(doc) {
+                kept.push(doc);
+            }
+        }
+        self.block_times = times;
+        if !kept.is_empty() {
+            self.inner.collect_block(&kept);
+        }
+        self.block_kept = kept;
     }
 
     fn harvest(self) -> Self::Fruit {
@@ -2060,6 +2167,116 @@ mod tests {
         assert!(store
             .values_present("nonsense", &asked, &Query::All)
             .is_err());
+    }
+
+    #[test]
+    fn ordinal_verdicts_remember_passes_and_fails_in_both_forms() {
+        for mut verdicts in [
+            OrdVerdicts::Dense(vec![ORD_UNKNOWN; 8]),
+            OrdVerdicts::Sparse(HashMap::new()),
+        ] {
+            assert_eq!(verdicts.get(3), None);
+            verdicts.set(3, true);
+            verdicts.set(5, false);
+            assert_eq!(verdicts.get(3), Some(true));
+            assert_eq!(verdicts.get(5), Some(false));
+            assert_eq!(verdicts.get(4), None);
+            // Out of a dense table's range: not remembered, asked again.
+            verdicts.set(100, true);
+            assert!(matches!(verdicts.get(100), None | Some(true)));
+        }
+        assert!(matches!(
+            OrdVerdicts::for_column(None),
+            OrdVerdicts::Dense(ref table) if table.is_empty()
+        ));
+    }
+
+    #[test]
+    fn column_filters_give_the_same_hits_by_block_and_one_by_one() {
+        // Without deletions tantivy hands the hits over in blocks (times read in one call);
+        // in a segment with deleted events, one by one. Both must keep exactly the hits
+        // that pass: blocks of 64 across three segments, undated events, empty fields.
+        let dir = tempfile::tempdir().unwrap();
+        let store = TantivyStore::open(dir.path()).unwrap();
+        let mut sink = store.writer(50 << 20).unwrap();
+        let mut all = Vec::new();
+        for n in 0..300i64 {
+            let sub = ["alice", "bob", "carol", ""][(n % 4) as usize];
+            let mut e = event(&format!("e{n:03}"), sub, 1000 * n, "read /store/x");
+            if n % 11 == 0 {
+                e.time = None;
+            }
+            if n % 13 == 0 {
+                e.jti = "t-foreign".into();
+            }
+            sink.add(&e, false).unwrap();
+            all.push(e);
+            if n % 100 == 99 {
+                sink.commit(&Checkpoints::default()).unwrap();
+            }
+        }
+        store.reload().unwrap();
+        let own = |field: &str, values: &[&str]| Query::EmptyOrOneOf {
+            field: field.into(),
+            values: values.iter().map(|v| v.to_string()).collect(),
+        };
+        let check = |live: &[&Event]| {
+            for (from, to) in [
+                (Some(20_000), Some(250_000)),
+                (None, Some(130_000)),
+                (None, None),
+            ] {
+                let mut query = Query::And(vec![
+                    Query::Text("store".into()),
+                    own("sub", &["alice", "carol"]),
+                    own("jti", &[]),
+                ]);
+                if from.is_some() || to.is_some() {
+                    query = query.within(from.map(Timestamp), to.map(Timestamp));
+                }
+                let windowed = from.is_some() || to.is_some();
+                let mut want: Vec<String> = live
+                    .iter()
+                    .filter(|e| ["alice", "carol", ""].contains(&e.sub.as_str()))
+                    .filter(|e| e.jti.is_empty())
+                    .filter(|e| {
+                        !windowed
+                            || e.time.is_some_and(|t| {
+                                from.is_none_or(|f| t.millis() >= f)
+                                    && to.is_none_or(|u| t.millis() < u)
+                            })
+                    })
+                    .map(|e| e.id.clone())
+                    .collect();
+                want.sort();
+                let hits = store.search(&query, 1000, Order::OldestFirst).unwrap();
+                let mut got: Vec<String> = hits.events.into_iter().map(|e| e.id).collect();
+                got.sort();
+                assert_eq!(got, want, "{from:?}..{to:?}");
+                assert_eq!(hits.total, want.len() as u64);
+                let count = store.search(&query, 0, Order::OldestFirst).unwrap();
+                assert_eq!(count.total, want.len() as u64);
+            }
+        };
+        check(&all.iter().collect::<Vec<_>>());
+        // Deleted events, no merge: the segments keep them behind an alive bitset.
+        for e in all.iter().filter(|e| e.id.ends_with('5')) {
+            sink.writer
+                .delete_term(Term::from_field_u64(sink.fields.id, id_key(&e.id)));
+        }
+        sink.commit(&Checkpoints::default()).unwrap();
+        store.reload().unwrap();
+        assert!(store
+            .reader
+            .searcher()
+            .segment_readers()
+            .iter()
+            .any(|segment| segment.alive_bitset().is_some()));
+        check(
+            &all.iter()
+                .filter(|e| !e.id.ends_with('5'))
+                .collect::<Vec<_>>(),
+        );
     }
 
     #[test]
