@@ -1046,23 +1046,21 @@ fn find_job(expansion: &mut Expansion<'_>, job: &str) -> Result<Vec<Event>, Erro
 
 /// Builds the answer's entity lists from its events.
 fn answer(expansion: Expansion<'_>) -> TraceAnswer {
-    let mut events: Vec<LinkedEvent> = expansion.events.into_values().collect();
+    let mut unsorted: Vec<Option<LinkedEvent>> = expansion.events.into_values().map(Some).collect();
     // The id last: one line may hold several events (same time, file and line), and the
     // map gives them in no fixed order; the same question must give the same answer.
-    events.sort_by(|a, b| {
-        (
-            a.event.time,
-            &a.event.origin.file,
-            a.event.origin.line,
-            &a.event.id,
-        )
-            .cmp(&(
-                b.event.time,
-                &b.event.origin.file,
-                b.event.origin.line,
-                &b.event.id,
-            ))
-    });
+    // Positions are sorted, not the events: an event is most of a kilobyte, and a sort
+    // moves each element many times.
+    let key = |index: usize| {
+        let event = &unsorted[index].as_ref().expect("each taken once").event;
+        (event.time, &event.origin.file, event.origin.line, &event.id)
+    };
+    let mut order: Vec<usize> = (0..unsorted.len()).collect();
+    order.sort_by(|&a, &b| key(a).cmp(&key(b)));
+    let events: Vec<LinkedEvent> = order
+        .into_iter()
+        .map(|index| unsorted[index].take().expect("each taken once"))
+        .collect();
     let certain = || {
         events
             .iter()
