@@ -16,6 +16,10 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use tokentrail_parsers::time::{TimeContext, Zone};
 use tokentrail_parsers::{parse_text, Context};
 
+/// The binary's allocator (src/main.rs), so that these rates are the ones ingest sees.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const FIXTURE_BYTES: usize = 256 << 10;
 const SIMULATED_BYTES: usize = 1 << 20;
 
