@@ -16,9 +16,10 @@
 //! events with two merges at a time kept the ingest's peak RSS at 1.06 GB at 10 M and
 //! 1.48 GB at 50 M (two large merges at once mapped 770 MB); 1 M events, one merge at a
 //! time: 0.82 GB at 10 M and 0.99 GB at 50 M, ingest CPU per event 69 and 72 CPU-s per M
-//! events (113 at 50 M with tantivy's policy), 22 segments at 10 M instead of 14. Lookups pay a little per segment: a trace of
-//! an identity with few events went from p50 14 to 28 ms, and back to 15 ms once an OR of
-//! key terms stopped building scorers for absent terms ([`crate::key_terms`]).
+//! events (113 at 50 M with tantivy's policy), 22 segments at 10 M instead of 14. Lookups
+//! pay a little per segment: a trace of an identity with few events went from p50 14 to
+//! 28 ms, and back to 15 ms once an OR of key terms stopped building scorers for absent
+//! terms ([`crate::key_terms`]).
 
 use tantivy::index::{SegmentId, SegmentMeta};
 use tantivy::indexer::{LogMergePolicy, MergeCandidate, MergePolicy};
