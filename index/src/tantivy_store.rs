@@ -146,6 +146,11 @@ const HOUR_MS: i64 = 3_600_000;
 /// A worker-node window is half an hour to an hour.
 const MAX_HOURLY_SPAN: i64 = 6;
 
+/// The hour (since the epoch) an event at `millis` is indexed under in the `hourly` field.
+fn hour_of(millis: i64) -> i64 {
+    millis.div_euclid(HOUR_MS)
+}
+
 /// The tag of a field of [`HOURLY_FIELDS`].
 fn hourly_tag(field: &str) -> Option<char> {
     HOURLY_FIELDS
@@ -342,14 +347,17 @@ fn time_key(time: i64, desc: bool) -> u64 {
     }
 }
 
-/// Keeps the first `limit` of `hits` by rank: key descending, address ascending.
+/// The rank of a hit: key descending, address ascending.
+fn rank<D: Copy>(hit: &(u64, D)) -> (std::cmp::Reverse<u64>, D) {
+    (std::cmp::Reverse(hit.0), hit.1)
+}
+
+/// Keeps the first `limit` of `hits` by [`rank`], in no particular order.
 fn keep_first<D: Ord + Copy>(hits: &mut Vec<(u64, D)>, limit: usize) {
-    let rank = |hit: &(u64, D)| (std::cmp::Reverse(hit.0), hit.1);
     if hits.len() > limit && limit > 0 {
         hits.select_nth_unstable_by_key(limit - 1, rank);
     }
     hits.truncate(limit);
-    hits.sort_unstable_by_key(rank);
 }
 
 impl Collector for TopByTime {
@@ -382,6 +390,7 @@ impl Collector for TopByTime {
     fn merge_fruits(&self, fruits: Vec<Self::Fruit>) -> tantivy::Result<Self::Fruit> {
         let mut hits: Vec<(u64, DocAddress)> = fruits.into_iter().flatten().collect();
         keep_first(&mut hits, self.limit);
+        hits.sort_unstable_by_key(rank);
         Ok(hits)
     }
 }
@@ -391,7 +400,8 @@ struct TopByTimeSegment {
     desc: bool,
     limit: usize,
     segment_ord: tantivy::SegmentOrdinal,
-    /// Ranked hits so far; cut back to `limit` whenever they reach twice that.
+    /// Hits so far with their keys, unordered; cut back to the first `limit` whenever they
+    /// reach twice that (ordered once, when the segments' hits are merged).
     hits: Vec<(u64, DocId)>,
     /// A block's times (kept between blocks).
     times: Vec<i64>,
@@ -629,12 +639,11 @@ impl TantivyStore {
     ) -> Result<Box<dyn TantivyQuery>, Error> {
         let hours = match (self.fields.hourly, time) {
             (Some(_), Some((Some(from), Some(to))))
-                if from < to
-                    && to
-                        .checked_sub(from)
-                        .is_some_and(|span| span <= MAX_HOURLY_SPAN * HOUR_MS) =>
+                if to
+                    .checked_sub(from)
+                    .is_some_and(|span| (1..=MAX_HOURLY_SPAN * HOUR_MS).contains(&span)) =>
             {
-                Some((from.div_euclid(HOUR_MS), (to - 1).div_euclid(HOUR_MS)))
+                Some((hour_of(from), hour_of(to - 1)))
             }
             _ => None,
         };
@@ -1819,7 +1828,7 @@ impl TantivySink {
         }
         let hourly = (fields.hourly)
             .zip(event.time)
-            .map(|(field, time)| (field, time.millis().div_euclid(HOUR_MS)));
+            .map(|(field, time)| (field, hour_of(time.millis())));
         for (name, value) in event.key_values() {
             if let Some(field) = fields.key(name) {
                 document.add_text(field, cut(value));
