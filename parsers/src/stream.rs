@@ -148,8 +148,8 @@ pub struct StreamParser {
     /// Events already emitted per origin offset, so that two events of one line get distinct ids.
     last_offset: Option<u64>,
     index_at_offset: usize,
-    /// Claims of JWTs found on recent lines, by line offset, for events a parser emits after
-    /// the line they originate from (multi-line records, held records).
+    /// Claims of JWTs found on recent lines, by line offset in increasing order, for events a
+    /// parser emits after the line they originate from (multi-line records, held records).
     recent_claims: std::collections::VecDeque<(u64, jwt::Claims)>,
 }
 
@@ -242,6 +242,14 @@ impl StreamParser {
             .iter()
             .find_map(|token| token.claims.as_ref())
         {
+            // Kept in order of offset, so that a lookup stops at the first older line.
+            if self
+                .recent_claims
+                .back()
+                .is_some_and(|(offset, _)| *offset > raw_line.offset)
+            {
+                self.recent_claims.clear();
+            }
             if self.recent_claims.len() == RECENT_CLAIMS {
                 self.recent_claims.pop_front();
             }
@@ -369,6 +377,7 @@ impl StreamParser {
             .recent_claims
             .iter()
             .rev()
+            .take_while(|(offset, _)| *offset >= event.origin.offset)
             .find(|(offset, _)| *offset == event.origin.offset)
         {
             claims.fill(event);
@@ -529,6 +538,54 @@ mod tests {
         assert_eq!(out[0].raw, "bad \u{fffd}\u{fffd} bytes");
         assert_eq!(stream.stats().invalid_utf8, 1);
         assert_eq!(stream.stats().truncated, 1);
+    }
+
+    /// Late events (multi-line and held records) get the claims of the token on the line
+    /// they originate from, among the last `RECENT_CLAIMS` lines with one; a stream whose
+    /// offsets restart forgets the older lines.
+    #[test]
+    fn late_events_get_the_claims_of_their_line() {
+        let mut stream = StreamParser::new(context(), None, content_fingerprint(b"x")).unwrap();
+        let mut out = Vec::new();
+        let mut feed = |stream: &mut StreamParser, offset: u64, sub: &str| {
+            let claims = serde_json::json!({"sub": sub, "iss": "https://iam.example.org"});
+            let line = format!("token {}", jwt::encode_test_jwt(&claims, "c2ln"));
+            let bytes = line.as_bytes();
+            stream.feed(
+                RawLine {
+                    bytes,
+                    number: offset,
+                    offset,
+                    truncated: false,
+                },
+                &mut out,
+            );
+        };
+        let lines = RECENT_CLAIMS as u64 + 10;
+        for offset in 0..lines {
+            feed(&mut stream, offset * 100, &format!("user-{offset}"));
+        }
+        let late = |stream: &StreamParser, offset: u64| {
+            let mut event = Event::new(RAW_SOURCE, Service::Unknown);
+            event.origin.offset = offset;
+            stream.fill_claims(&mut event);
+            event.sub
+        };
+        assert_eq!(
+            late(&stream, (lines - 1) * 100),
+            format!("user-{}", lines - 1)
+        );
+        assert_eq!(late(&stream, 20 * 100), "user-20");
+        assert_eq!(late(&stream, 10 * 100), "user-10");
+        // Older than the last RECENT_CLAIMS lines, or on no line with a token.
+        assert_eq!(late(&stream, 9 * 100), "");
+        assert_eq!(late(&stream, 20 * 100 + 1), "");
+        // Offsets that go back (a stream fed again from its start) start afresh.
+        feed(&mut stream, 50, "again");
+        assert_eq!(late(&stream, 50), "again");
+        assert_eq!(late(&stream, 20 * 100), "");
+        // Events of the line itself got its claims when it was fed.
+        assert_eq!(out.last().unwrap().sub, "again");
     }
 
     #[test]
