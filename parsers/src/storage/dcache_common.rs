@@ -34,9 +34,7 @@ pub fn netlogger_pairs(text: &str) -> Vec<NetPair<'_>> {
             index += 1;
         }
         let key_start = index;
-        while index < bytes.len() && !matches!(bytes[index], b'=' | b' ') {
-            index += 1;
-        }
+        index = memchr::memchr2(b'=', b' ', &bytes[index..]).map_or(bytes.len(), |at| index + at);
         if index >= bytes.len() || bytes[index] != b'=' || index == key_start {
             // A bare word (or a stray `=`): skip it.
             index += 1;
@@ -66,9 +64,7 @@ pub fn netlogger_pairs(text: &str) -> Vec<NetPair<'_>> {
             index = end + 1;
         } else {
             let start = index;
-            while index < bytes.len() && bytes[index] != b' ' {
-                index += 1;
-            }
+            index = memchr::memchr(b' ', &bytes[index..]).map_or(bytes.len(), |at| index + at);
             out.push(NetPair {
                 key,
                 value: Cow::Borrowed(&text[start..index]),
@@ -478,6 +474,66 @@ mod tests {
                 assert_eq!(events[0].source, format, "{line}");
                 assert_ne!(events[0].action, "", "{line}");
             }
+        }
+    }
+
+    /// The pairs of a byte-by-byte reading, the splitting rules written out plainly.
+    fn plain_pairs(text: &str) -> Vec<(String, String)> {
+        let bytes = text.as_bytes();
+        let (mut out, mut index) = (Vec::new(), 0);
+        while index < bytes.len() {
+            while index < bytes.len() && bytes[index] == b' ' {
+                index += 1;
+            }
+            let key_start = index;
+            while index < bytes.len() && !matches!(bytes[index], b'=' | b' ') {
+                index += 1;
+            }
+            if index >= bytes.len() || bytes[index] != b'=' || index == key_start {
+                index += 1;
+                continue;
+            }
+            let key = text[key_start..index].to_string();
+            index += 1;
+            if bytes.get(index) == Some(&b'"') {
+                let (start, mut cursor, mut escaped) = (index + 1, index + 1, false);
+                while cursor < bytes.len() && bytes[cursor] != b'"' {
+                    if bytes[cursor] == b'\\' {
+                        escaped = true;
+                        cursor += 1;
+                    }
+                    cursor += 1;
+                }
+                let end = cursor.min(bytes.len());
+                let inner = &text[start..end];
+                let value = if escaped {
+                    crate::kv::unescape(inner)
+                } else {
+                    inner.to_string()
+                };
+                out.push((key, value));
+                index = end + 1;
+            } else {
+                let start = index;
+                while index < bytes.len() && bytes[index] != b' ' {
+                    index += 1;
+                }
+                out.push((key, text[start..index].to_string()));
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn netlogger_pairs_split_as_the_plain_reading(
+            text in "([a-z.]{0,6}(=|==| =)?(\"[a-z =\\\\\"]{0,8}\"?|[a-z=,:]{0,8}|\u{e9}) {0,2}){0,8}",
+        ) {
+            let pairs: Vec<(String, String)> = netlogger_pairs(&text)
+                .into_iter()
+                .map(|pair| (pair.key.to_string(), pair.value.into_owned()))
+                .collect();
+            proptest::prop_assert_eq!(pairs, plain_pairs(&text));
         }
     }
 
