@@ -27,7 +27,9 @@ use std::collections::HashMap;
 
 use memchr::memmem;
 
-use super::dcache_common::{self as common, get, NetPair};
+use std::borrow::Cow;
+
+use super::dcache_common as common;
 use crate::event::{action, outcome, Event, Service};
 use crate::parser::{Context, Feed, Format, Line, LineParser};
 
@@ -43,6 +45,67 @@ pub static FORMAT: Format = Format {
 
 fn sniff(text: &str, _file_name: &str) -> bool {
     text.starts_with("level=") && memmem::find(text.as_bytes(), b" event=org.dcache.").is_some()
+}
+
+/// The values of the keys this parser reads, each key's first: read in one pass over the
+/// line's pairs rather than one search of them per key.
+macro_rules! keys {
+    ($($field:ident = $key:literal),* $(,)?) => {
+        #[derive(Default)]
+        struct Keys<'a> {
+            $($field: Option<Cow<'a, str>>,)*
+        }
+
+        impl<'a> Keys<'a> {
+            fn read(text: &'a str) -> Self {
+                let mut keys = Keys::default();
+                for pair in common::netlogger_pairs(text) {
+                    let slot = match pair.key {
+                        $($key => &mut keys.$field,)*
+                        _ => continue,
+                    };
+                    if slot.is_none() {
+                        *slot = Some(pair.value);
+                    }
+                }
+                keys
+            }
+        }
+    };
+}
+
+keys! {
+    event = "event",
+    ts = "ts",
+    session = "session",
+    socket_remote = "socket.remote",
+    user_sub = "user.sub",
+    user_jti = "user.jti",
+    user_dn = "user.dn",
+    user_mapped = "user.mapped",
+    transaction = "transaction",
+    duration = "duration",
+    request_method = "request.method",
+    request_url = "request.url",
+    response_code = "response.code",
+    failure_message = "failure.message",
+    failure_class = "failure.class",
+    timeout = "timeout",
+    tpc_error = "tpc.error",
+    options = "options",
+    request = "request",
+    path = "path",
+    source = "source",
+    mode = "mode",
+    token = "token",
+    response = "response",
+    error_code = "error.code",
+    error_msg = "error.msg",
+}
+
+/// A key's value; an empty value reads as absent.
+fn get<'k>(value: &'k Option<Cow<'_, str>>) -> Option<&'k str> {
+    value.as_deref().filter(|value| !value.is_empty())
 }
 
 /// Sessions kept at most; a stream with more open xrootd connections forgets the oldest ones.
@@ -123,20 +186,20 @@ impl LineParser for Parser {
         if !line.text.starts_with("level=") {
             return Feed::NotMine;
         }
-        let pairs = common::netlogger_pairs(line.text);
-        let Some(name) = get(&pairs, "event").filter(|name| name.starts_with("org.dcache.")) else {
+        let keys = Keys::read(line.text);
+        let Some(name) = get(&keys.event).filter(|name| name.starts_with("org.dcache.")) else {
             return Feed::NotMine;
         };
-        let Some(time) = get(&pairs, "ts").and_then(common::parse_offset_time) else {
+        let Some(time) = get(&keys.ts).and_then(common::parse_offset_time) else {
             return Feed::Malformed;
         };
         let mut event = line.event(FORMAT.id, Service::Storage);
         event.time = Some(time);
-        fill_common(&mut event, &pairs, &self.context);
-        let session = get(&pairs, "session").unwrap_or_default();
+        fill_common(&mut event, &keys, &self.context);
+        let session = get(&keys.session).unwrap_or_default();
         match name {
             "org.dcache.webdav.request" => {
-                if !webdav_request(&mut event, &pairs) {
+                if !webdav_request(&mut event, &keys) {
                     return Feed::Malformed;
                 }
             }
@@ -161,7 +224,7 @@ impl LineParser for Parser {
                 }
             }
             "org.dcache.xrootd.request" => {
-                xrootd_request(&mut event, &pairs);
+                xrootd_request(&mut event, &keys);
                 if !session.is_empty() {
                     let known = self.session_mut(session);
                     if !event.client_host.is_empty() {
@@ -191,26 +254,21 @@ impl LineParser for Parser {
 }
 
 /// Keys every door may log.
-fn fill_common(event: &mut Event, pairs: &[NetPair<'_>], context: &Context) {
-    if let Some(session) = get(pairs, "session") {
+fn fill_common(event: &mut Event, keys: &Keys<'_>, context: &Context) {
+    if let Some(session) = get(&keys.session) {
         event.session_id = session.to_string();
     }
-    if let Some(remote) = get(pairs, "socket.remote") {
+    if let Some(remote) = get(&keys.socket_remote) {
         common::set_client(event, common::split_socket(remote).0);
     }
-    common::fill_oidc(
-        event,
-        context,
-        get(pairs, "user.sub"),
-        get(pairs, "user.jti"),
-    );
-    if let Some(dn) = get(pairs, "user.dn") {
+    common::fill_oidc(event, context, get(&keys.user_sub), get(&keys.user_jti));
+    if let Some(dn) = get(&keys.user_dn) {
         event.username = dn.to_string();
     }
-    if let Some(mapped) = get(pairs, "user.mapped") {
+    if let Some(mapped) = get(&keys.user_mapped) {
         event.local_user = common::mapped_account(mapped).to_string();
     }
-    if let Some(transaction) = get(pairs, "transaction") {
+    if let Some(transaction) = get(&keys.transaction) {
         event.transfer_id = transaction.to_string();
         // Releases before `session=` was logged (2019 docs) still print the transaction.
         if event.session_id.is_empty() {
@@ -219,32 +277,32 @@ fn fill_common(event: &mut Event, pairs: &[NetPair<'_>], context: &Context) {
             }
         }
     }
-    if let Some(duration) = get(pairs, "duration").and_then(|d| d.parse().ok()) {
+    if let Some(duration) = get(&keys.duration).and_then(|d| d.parse().ok()) {
         event.duration_ms = Some(duration);
     }
 }
 
 /// `org.dcache.webdav.request`; false when the line lacks its method (truncated).
-fn webdav_request(event: &mut Event, pairs: &[NetPair<'_>]) -> bool {
-    let Some(method) = get(pairs, "request.method") else {
+fn webdav_request(event: &mut Event, keys: &Keys<'_>) -> bool {
+    let Some(method) = get(&keys.request_method) else {
         return false;
     };
-    let url = get(pairs, "request.url").unwrap_or_default();
+    let url = get(&keys.request_url).unwrap_or_default();
     event.path = common::url_path(url).to_string();
     event.protocol = common::url_scheme(url);
-    let code = get(pairs, "response.code").and_then(|code| code.parse::<u16>().ok());
+    let code = get(&keys.response_code).and_then(|code| code.parse::<u16>().ok());
     common::apply_webdav(event, method, code);
     if code.is_none() {
         // The request ended without a response: an exception or a timeout.
-        if let Some(failure) = get(pairs, "failure.message").or(get(pairs, "failure.class")) {
+        if let Some(failure) = get(&keys.failure_message).or(get(&keys.failure_class)) {
             event.outcome = outcome::FAIL.to_string();
             event.status = failure.to_string();
-        } else if get(pairs, "timeout").is_some() {
+        } else if get(&keys.timeout).is_some() {
             event.outcome = outcome::FAIL.to_string();
             event.status = "timeout".to_string();
         }
     }
-    if let Some(error) = get(pairs, "tpc.error") {
+    if let Some(error) = get(&keys.tpc_error) {
         event.outcome = outcome::FAIL.to_string();
         event.status = error.to_string();
     }
@@ -257,23 +315,23 @@ const OPEN_WRITE_OPTIONS: u32 = 0x0002 | 0x0008 | 0x0020 | 0x0200 | 0x8000;
 /// xrootd `kXR_prepare` option `kXR_stage`.
 const PREPARE_STAGE: u32 = 0x0008;
 
-fn hex_option(pairs: &[NetPair<'_>]) -> Option<u32> {
-    let text = get(pairs, "options")?;
+fn hex_option(keys: &Keys<'_>) -> Option<u32> {
+    let text = get(&keys.options)?;
     u32::from_str_radix(text.trim_start_matches("0x"), 16).ok()
 }
 
 /// `org.dcache.xrootd.request`.
-fn xrootd_request(event: &mut Event, pairs: &[NetPair<'_>]) {
+fn xrootd_request(event: &mut Event, keys: &Keys<'_>) {
     event.protocol = "xrootd".to_string();
-    let request = get(pairs, "request").unwrap_or_default();
-    if let Some(path) = get(pairs, "path").or(get(pairs, "source")) {
+    let request = get(&keys.request).unwrap_or_default();
+    if let Some(path) = get(&keys.path).or(get(&keys.source)) {
         event.path = path.to_string();
     }
     let name = match request {
         "open" => {
             // AccessLogHandler logs `mode` only for opens that are not read-only.
-            let writes = get(pairs, "mode").is_some()
-                || hex_option(pairs).is_some_and(|options| options & OPEN_WRITE_OPTIONS != 0);
+            let writes = get(&keys.mode).is_some()
+                || hex_option(keys).is_some_and(|options| options & OPEN_WRITE_OPTIONS != 0);
             if writes {
                 action::FILE_WRITE
             } else {
@@ -286,7 +344,7 @@ fn xrootd_request(event: &mut Event, pairs: &[NetPair<'_>]) {
         "mv" => action::FILE_MOVE,
         "mkdir" => action::FILE_MKDIR,
         "dirlist" => action::FILE_LIST,
-        "prepare" if hex_option(pairs).is_some_and(|options| options & PREPARE_STAGE != 0) => {
+        "prepare" if hex_option(keys).is_some_and(|options| options & PREPARE_STAGE != 0) => {
             action::FILE_STAGE
         }
         _ => action::OTHER,
@@ -294,15 +352,15 @@ fn xrootd_request(event: &mut Event, pairs: &[NetPair<'_>]) {
     event.action = name.to_string();
     if request == "login" {
         // `token=` of a login request is the client's login CGI, not a bearer token.
-        if let Some(host) = get(pairs, "token").and_then(|cgi| cgi_value(cgi, "xrd.hostname")) {
+        if let Some(host) = get(&keys.token).and_then(|cgi| cgi_value(cgi, "xrd.hostname")) {
             event.client_host = host.to_ascii_lowercase();
         }
     }
-    match get(pairs, "response") {
+    match get(&keys.response) {
         Some("error") => {
             event.outcome = outcome::FAIL.to_string();
-            let code = get(pairs, "error.code").unwrap_or_default();
-            event.status = match (code, get(pairs, "error.msg")) {
+            let code = get(&keys.error_code).unwrap_or_default();
+            event.status = match (code, get(&keys.error_msg)) {
                 ("", Some(message)) => message.to_string(),
                 ("", None) => "error".to_string(),
                 (code, _) => code.to_string(),
@@ -365,6 +423,17 @@ mod tests {
 
     fn line(text: &str, number: usize) -> &str {
         text.lines().nth(number).unwrap()
+    }
+
+    #[test]
+    fn keys_take_their_first_value_and_empty_values_read_as_absent() {
+        let keys = Keys::read(
+            r#"level=INFO session=a path= other=x session=b error.msg="no \"way\"" path=/p"#,
+        );
+        assert_eq!(get(&keys.session), Some("a"));
+        assert_eq!(get(&keys.path), None);
+        assert_eq!(get(&keys.error_msg), Some(r#"no "way""#));
+        assert_eq!(get(&keys.request), None);
     }
 
     #[test]

@@ -18,69 +18,72 @@ pub struct NetPair<'a> {
     pub value: Cow<'a, str>,
 }
 
-/// Splits a NetLogger line (`level=INFO ts=… event=… a=b c="x \"y\""`) into pairs.
+/// The pairs of a NetLogger line (`level=INFO ts=… event=… a=b c="x \"y\""`), in order.
 ///
 /// Unlike `crate::kv`, pairs are separated by spaces only: dCache values hold commas
 /// (`user.mapped=50123:5030,5031`) and `=` (`token=xrd.cc=us&xrd.tz=1`). A value is quoted iff
 /// it holds a space, `"`, CR or LF, with escapes `\\ \" \n \r`. Never panics; an unterminated
 /// quote takes the rest of the line.
-pub fn netlogger_pairs(text: &str) -> Vec<NetPair<'_>> {
-    let bytes = text.as_bytes();
-    // One pair per `=` at most: one allocation instead of the growth steps of a busy line.
-    let mut out = Vec::with_capacity(memchr::memchr_iter(b'=', bytes).count());
-    let mut index = 0;
-    while index < bytes.len() {
-        while index < bytes.len() && bytes[index] == b' ' {
-            index += 1;
-        }
-        let key_start = index;
-        index = memchr::memchr2(b'=', b' ', &bytes[index..]).map_or(bytes.len(), |at| index + at);
-        if index >= bytes.len() || bytes[index] != b'=' || index == key_start {
-            // A bare word (or a stray `=`): skip it.
-            index += 1;
-            continue;
-        }
-        let key = &text[key_start..index];
-        index += 1;
-        if bytes.get(index) == Some(&b'"') {
-            let start = index + 1;
-            let mut cursor = start;
-            let mut escaped = false;
-            while cursor < bytes.len() && bytes[cursor] != b'"' {
-                if bytes[cursor] == b'\\' {
-                    escaped = true;
-                    cursor += 1;
-                }
-                cursor += 1;
-            }
-            let end = cursor.min(bytes.len());
-            let inner = &text[start..end];
-            let value = if escaped {
-                Cow::Owned(crate::kv::unescape(inner))
-            } else {
-                Cow::Borrowed(inner)
-            };
-            out.push(NetPair { key, value });
-            index = end + 1;
-        } else {
-            let start = index;
-            index = memchr::memchr(b' ', &bytes[index..]).map_or(bytes.len(), |at| index + at);
-            out.push(NetPair {
-                key,
-                value: Cow::Borrowed(&text[start..index]),
-            });
-        }
-    }
-    out
+pub fn netlogger_pairs(text: &str) -> NetPairs<'_> {
+    NetPairs { text, index: 0 }
 }
 
-/// The first value of `key`, empty values read as absent.
-pub fn get<'p>(pairs: &'p [NetPair<'_>], key: &str) -> Option<&'p str> {
-    pairs
-        .iter()
-        .find(|pair| pair.key == key)
-        .map(|pair| pair.value.as_ref())
-        .filter(|value| !value.is_empty())
+/// The iterator of [`netlogger_pairs`].
+pub struct NetPairs<'a> {
+    text: &'a str,
+    index: usize,
+}
+
+impl<'a> Iterator for NetPairs<'a> {
+    type Item = NetPair<'a>;
+
+    fn next(&mut self) -> Option<NetPair<'a>> {
+        let (text, bytes) = (self.text, self.text.as_bytes());
+        let mut index = self.index;
+        while index < bytes.len() {
+            while index < bytes.len() && bytes[index] == b' ' {
+                index += 1;
+            }
+            let key_start = index;
+            index =
+                memchr::memchr2(b'=', b' ', &bytes[index..]).map_or(bytes.len(), |at| index + at);
+            if index >= bytes.len() || bytes[index] != b'=' || index == key_start {
+                // A bare word (or a stray `=`): skip it.
+                index += 1;
+                continue;
+            }
+            let key = &text[key_start..index];
+            index += 1;
+            let value = if bytes.get(index) == Some(&b'"') {
+                let start = index + 1;
+                let mut cursor = start;
+                let mut escaped = false;
+                while cursor < bytes.len() && bytes[cursor] != b'"' {
+                    if bytes[cursor] == b'\\' {
+                        escaped = true;
+                        cursor += 1;
+                    }
+                    cursor += 1;
+                }
+                let end = cursor.min(bytes.len());
+                let inner = &text[start..end];
+                index = end + 1;
+                if escaped {
+                    Cow::Owned(crate::kv::unescape(inner))
+                } else {
+                    Cow::Borrowed(inner)
+                }
+            } else {
+                let start = index;
+                index = memchr::memchr(b' ', &bytes[index..]).map_or(bytes.len(), |at| index + at);
+                Cow::Borrowed(&text[start..index])
+            };
+            self.index = index;
+            return Some(NetPair { key, value });
+        }
+        self.index = index;
+        None
+    }
 }
 
 /// A time with an explicit offset: dCache's `2024-06-12T14:03:22.456+0200` (no colon), JSON
@@ -331,11 +334,21 @@ pub fn protocol_info(text: &str) -> ProtocolInfo {
 mod tests {
     use super::*;
 
+    /// The first value of `key`, empty values read as absent.
+    fn get<'p>(pairs: &'p [NetPair<'_>], key: &str) -> Option<&'p str> {
+        pairs
+            .iter()
+            .find(|pair| pair.key == key)
+            .map(|pair| pair.value.as_ref())
+            .filter(|value| !value.is_empty())
+    }
+
     #[test]
     fn netlogger_values_keep_commas_and_equals_and_unescape_quotes() {
-        let pairs = netlogger_pairs(
+        let pairs: Vec<_> = netlogger_pairs(
             r#"level=INFO ts=x event=e user.mapped=50123:5030,5031 token=xrd.cc=us&xrd.tz=1 ua="a \"b\" c" empty="" tail"#,
-        );
+        )
+        .collect();
         assert_eq!(get(&pairs, "user.mapped"), Some("50123:5030,5031"));
         assert_eq!(get(&pairs, "token"), Some("xrd.cc=us&xrd.tz=1"));
         assert_eq!(get(&pairs, "ua"), Some(r#"a "b" c"#));
@@ -345,7 +358,7 @@ mod tests {
     #[test]
     fn netlogger_survives_hostile_text() {
         for text in ["", "=", "a=\"", "a=\"\\", "é=ü", "==x", "k=\"\u{1f600}"] {
-            let _ = netlogger_pairs(text);
+            let _ = netlogger_pairs(text).count();
         }
     }
 
@@ -530,7 +543,6 @@ mod tests {
             text in "([a-z.]{0,6}(=|==| =)?(\"[a-z =\\\\\"]{0,8}\"?|[a-z=,:]{0,8}|\u{e9}) {0,2}){0,8}",
         ) {
             let pairs: Vec<(String, String)> = netlogger_pairs(&text)
-                .into_iter()
                 .map(|pair| (pair.key.to_string(), pair.value.into_owned()))
                 .collect();
             proptest::prop_assert_eq!(pairs, plain_pairs(&text));
