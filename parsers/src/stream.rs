@@ -226,7 +226,7 @@ impl StreamParser {
         };
         let decoded = decoded.strip_suffix('\r').unwrap_or(&decoded);
         // NUL bytes never help a parser and break some consumers.
-        let decoded: Cow<'_, str> = if decoded.contains('\0') {
+        let decoded: Cow<'_, str> = if memchr::memchr(0, decoded.as_bytes()).is_some() {
             self.stats.nul_bytes += 1;
             Cow::Owned(decoded.replace('\0', "\u{fffd}"))
         } else {

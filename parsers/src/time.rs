@@ -266,10 +266,10 @@ pub fn month_from_abbrev(text: &str) -> Option<u32> {
     if text.len() != 3 {
         return None;
     }
-    let lower = text.to_ascii_lowercase();
+    // Asked of the first word of every line (is it a syslog prefix?): no copy.
     MONTHS
         .iter()
-        .position(|m| *m == lower)
+        .position(|m| m.eq_ignore_ascii_case(text))
         .map(|index| index as u32 + 1)
 }
 

@@ -35,7 +35,7 @@ impl<'a> Unwrapped<'a> {
 
 /// Removes ANSI escape sequences (`ESC [ … letter`).
 pub fn strip_ansi(line: &str) -> Cow<'_, str> {
-    if !line.contains('\u{1b}') {
+    if memchr::memchr(0x1b, line.as_bytes()).is_none() {
         return Cow::Borrowed(line);
     }
     let mut out = String::with_capacity(line.len());
