@@ -196,8 +196,6 @@ mod tests {
         event.time = Some(Timestamp(1_741_565_047_156));
         for (index, text) in [
             &mut event.host,
-            &mut event.action,
-            &mut event.outcome,
             &mut event.status,
             &mut event.iss,
             &mut event.sub,
@@ -211,7 +209,6 @@ mod tests {
             &mut event.batch_job_id,
             &mut event.worker_node,
             &mut event.path,
-            &mut event.protocol,
             &mut event.client_ip,
             &mut event.client_host,
             &mut event.transfer_id,
@@ -223,6 +220,9 @@ mod tests {
         {
             *text = format!("value {index} \"quoted\" ✓");
         }
+        event.action = "value action \"quoted\" ✓".to_string().into();
+        event.outcome = "value outcome".to_string().into();
+        event.protocol = "value protocol".to_string().into();
         event.groups = vec!["/cms".into(), "/cms/prod".into()];
         event.scopes = vec!["storage.read:/".into()];
         event.aud = vec!["https://wlcg.cern.ch/jwt/v1/any".into()];

@@ -2203,7 +2203,7 @@ mod tests {
             let raw = if n == 7 { "elsewhere" } else { "read /store/x" };
             let sub = if n % 2 == 0 { "alice" } else { "bob" };
             let mut e = event(&format!("e{n}"), sub, 1000 * n as i64, raw);
-            e.action = action.to_string();
+            e.action = (*action).into();
             sink.add(&e, false).unwrap();
             added.push(e);
             if n == 4 {

@@ -1284,7 +1284,7 @@ mod tests {
     fn job_event(id: &str, action: &str, job: &str, batch: &str, sub: &str, at: i64) -> Event {
         let mut event = Event::new("test", Service::Ce);
         event.id = id.into();
-        event.action = action.into();
+        event.action = action.to_string().into();
         event.job_id = job.into();
         event.batch_job_id = batch.into();
         event.sub = sub.into();

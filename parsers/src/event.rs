@@ -178,6 +178,112 @@ pub mod outcome {
     pub const FAIL: &str = "fail";
 }
 
+/// A text field whose value is most often one of a fixed set — format ids, service kinds,
+/// actions, outcomes, protocols: a constant is kept as a reference, not copied into an
+/// allocation of its own for every event. Reads as a `&str` (`Deref`, `as_str`) and
+/// compares with strings; JSON sees a plain string.
+#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Label(std::borrow::Cow<'static, str>);
+
+impl Label {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Empties the field.
+    pub fn clear(&mut self) {
+        self.0 = std::borrow::Cow::Borrowed("");
+    }
+}
+
+impl std::ops::Deref for Label {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Label {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for Label {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&'static str> for Label {
+    fn from(text: &'static str) -> Self {
+        Label(std::borrow::Cow::Borrowed(text))
+    }
+}
+
+impl From<String> for Label {
+    fn from(text: String) -> Self {
+        Label(std::borrow::Cow::Owned(text))
+    }
+}
+
+impl From<Label> for String {
+    fn from(label: Label) -> Self {
+        label.0.into_owned()
+    }
+}
+
+impl fmt::Debug for Label {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for Label {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<str> for Label {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl PartialEq<&str> for Label {
+    fn eq(&self, other: &&str) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<String> for Label {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<Label> for str {
+    fn eq(&self, other: &Label) -> bool {
+        *self == *other.0
+    }
+}
+
+impl PartialEq<Label> for &str {
+    fn eq(&self, other: &Label) -> bool {
+        **self == *other.0
+    }
+}
+
+impl PartialEq<Label> for String {
+    fn eq(&self, other: &Label) -> bool {
+        **self == *other.0
+    }
+}
+
 /// One normalised event. Absent text fields are empty strings, absent lists empty, absent
 /// numbers and times `null`; every field is always present in JSON.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -185,11 +291,11 @@ pub mod outcome {
 pub struct Event {
     pub id: String,
     pub time: Option<Timestamp>,
-    pub source: String,
-    pub service: String,
+    pub source: Label,
+    pub service: Label,
     pub host: String,
-    pub action: String,
-    pub outcome: String,
+    pub action: Label,
+    pub outcome: Label,
     pub status: String,
     pub iss: String,
     pub sub: String,
@@ -210,7 +316,7 @@ pub struct Event {
     pub path: String,
     pub bytes: Option<u64>,
     pub duration_ms: Option<u64>,
-    pub protocol: String,
+    pub protocol: Label,
     pub client_ip: String,
     pub client_host: String,
     pub transfer_id: String,
@@ -241,10 +347,10 @@ impl PartialEq for IdSource {
 
 impl Event {
     /// A new event of `source` (format id) written by a service of kind `service`.
-    pub fn new(source: &str, service: Service) -> Self {
+    pub fn new(source: &'static str, service: Service) -> Self {
         Event {
-            source: source.to_string(),
-            service: service.as_str().to_string(),
+            source: source.into(),
+            service: service.as_str().into(),
             ..Event::default()
         }
     }
@@ -297,7 +403,7 @@ impl Event {
         } else {
             outcome::FAIL
         }
-        .to_string();
+        .into();
     }
 }
 

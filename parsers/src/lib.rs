@@ -22,6 +22,6 @@ pub mod ce;
 pub mod issuer;
 pub mod storage;
 
-pub use event::{action, outcome, Event, IdSource, Origin, Service, Timestamp};
+pub use event::{action, outcome, Event, IdSource, Label, Origin, Service, Timestamp};
 pub use parser::{Context, Feed, Format, Line, LineParser};
 pub use stream::{parse_text, RawLine, Stats, StreamParser};

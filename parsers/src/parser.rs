@@ -77,7 +77,7 @@ impl<'a> Line<'a> {
     }
 
     /// A new event of `source` whose origin and raw text are this line.
-    pub fn event(&self, source: &str, service: Service) -> Event {
+    pub fn event(&self, source: &'static str, service: Service) -> Event {
         let mut event = Event::new(source, service);
         event.origin = self.origin();
         event.raw = self.raw.to_string();

@@ -394,7 +394,7 @@ impl StreamParser {
             }
         }
         if event.source.is_empty() {
-            event.source = RAW_SOURCE.to_string();
+            event.source = RAW_SOURCE.into();
         }
         event.origin.file = self.context.path.clone();
         if self.last_offset == Some(event.origin.offset) {

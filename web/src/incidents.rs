@@ -187,7 +187,7 @@ mod tests {
             event: Event {
                 id: id.into(),
                 time: Some(Timestamp(millis)),
-                action: action_name.into(),
+                action: action_name.to_string().into(),
                 sub: sub.into(),
                 jti: jti.into(),
                 client_ip: ip.into(),

@@ -27,7 +27,7 @@ fn event(id: &str, millis: i64, action: &str) -> Event {
     Event {
         id: id.into(),
         time: Some(Timestamp(millis)),
-        action: action.into(),
+        action: action.to_string().into(),
         outcome: "ok".into(),
         sub: SUB.into(),
         jti: JTI.into(),

@@ -115,8 +115,8 @@ pub fn incident_report(
         if !event.path.is_empty() && event.action.starts_with("file.") {
             let entry = files.entry(event.path.clone()).or_default();
             entry.path = event.path.clone();
-            if !entry.actions.contains(&event.action) {
-                entry.actions.push(event.action.clone());
+            if !entry.actions.iter().any(|known| *known == event.action) {
+                entry.actions.push(event.action.to_string());
             }
             entry.first = entry.first.or(event.time);
             entry.last = event.time.or(entry.last);

@@ -624,7 +624,7 @@ pub fn policy_report(
         let exp = token.exp.or(event.token_exp);
         if let Some(exp) = exp {
             let lead_ms = exp.millis() - time.millis();
-            let state = leads.entry(event.service.clone()).or_default();
+            let state = leads.entry(event.service.to_string()).or_default();
             let seconds = lead_ms.div_euclid(1000);
             state.uses += 1;
             state.min = Some(state.min.map_or(seconds, |min| min.min(seconds)));
@@ -710,7 +710,9 @@ pub fn policy_report(
             return;
         }
         let reason = refusal_reason(&event, config.grace_seconds);
-        *refused.entry((event.service.clone(), reason)).or_default() += 1;
+        *refused
+            .entry((event.service.to_string(), reason))
+            .or_default() += 1;
     })?;
 
     // Pass 4: worker nodes per identity at once.

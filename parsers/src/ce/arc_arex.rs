@@ -97,9 +97,9 @@ impl LineParser for Parser {
         };
         let mut event = line.event(FORMAT.id, Service::Ce);
         event.time = Some(header.time);
-        event.action = action::OTHER.to_string();
+        event.action = action::OTHER.into();
         if matches!(header.level, "ERROR" | "FATAL") {
-            event.outcome = outcome::FAIL.to_string();
+            event.outcome = outcome::FAIL.into();
         }
         let message = header.message;
         if let Some((arc_id, rest)) = job_prefix(message) {
@@ -115,14 +115,14 @@ impl LineParser for Parser {
         } else if let Some(rest) =
             message.strip_prefix("Grid identity is mapped to local identity '")
         {
-            event.action = action::AUTH_LOGIN.to_string();
-            event.outcome = outcome::OK.to_string();
+            event.action = action::AUTH_LOGIN.into();
+            event.outcome = outcome::OK.into();
             event.local_user = rest.split('\'').next().unwrap_or_default().to_string();
         } else if let Some(owner) =
             message.strip_prefix("OTokens: Handle: attributes created: subject = ")
         {
-            event.action = action::AUTH_LOGIN.to_string();
-            event.outcome = outcome::OK.to_string();
+            event.action = action::AUTH_LOGIN.into();
+            event.outcome = outcome::OK.into();
             arc::fill_owner(owner.trim(), &mut event);
         } else if message.starts_with("OTokens: Attr: token") {
             event.raw = redact_token_value(line.raw);
@@ -141,14 +141,14 @@ fn job_prefix(message: &str) -> Option<(&str, &str)> {
 
 fn job_message(rest: &str, event: &mut Event) {
     if rest.starts_with("State: ACCEPTED: parsing job description") {
-        event.action = action::JOB_SUBMIT.to_string();
-        event.outcome = outcome::OK.to_string();
+        event.action = action::JOB_SUBMIT.into();
+        event.outcome = outcome::OK.into();
     } else if rest.starts_with("Job finished") {
-        event.action = action::JOB_END.to_string();
-        event.outcome = outcome::OK.to_string();
+        event.action = action::JOB_END.into();
+        event.outcome = outcome::OK.into();
     } else if rest.starts_with("Canceling job because of user request") {
-        event.action = action::JOB_REMOVE.to_string();
-        event.outcome = outcome::OK.to_string();
+        event.action = action::JOB_REMOVE.into();
+        event.outcome = outcome::OK.into();
     } else if let Some(code) = rest
         .strip_prefix("state SUBMIT: child exited with code ")
         .map(str::trim)
@@ -159,7 +159,7 @@ fn job_message(rest: &str, event: &mut Event) {
         } else {
             outcome::FAIL
         }
-        .to_string();
+        .into();
     } else if let Some(exit) = rest
         .strip_prefix("State: INLRMS: exit message is ")
         .map(str::trim)
@@ -171,7 +171,7 @@ fn job_message(rest: &str, event: &mut Event) {
         } else {
             outcome::FAIL
         }
-        .to_string();
+        .into();
     }
 }
 

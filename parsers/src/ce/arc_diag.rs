@@ -120,20 +120,20 @@ impl LineParser for Parser {
         let start_time = value("lrmsstarttime").and_then(arc::mds_time);
         let end_time = value("lrmsendtime").and_then(arc::mds_time);
         if start_time.is_none() && end_time.is_none() {
-            base.action = action::OTHER.to_string();
+            base.action = action::OTHER.into();
             out.push(base);
             return;
         }
         if let Some(time) = start_time {
             let mut start = base.clone();
-            start.action = action::JOB_START.to_string();
-            start.outcome = outcome::OK.to_string();
+            start.action = action::JOB_START.into();
+            start.outcome = outcome::OK.into();
             start.time = Some(time);
             out.push(start);
         }
         if let Some(time) = end_time {
             let mut end = base;
-            end.action = action::JOB_END.to_string();
+            end.action = action::JOB_END.into();
             end.time = Some(time);
             if let Some(code) = value("exitcode") {
                 end.status = code.to_string();
@@ -142,7 +142,7 @@ impl LineParser for Parser {
                 } else {
                     outcome::FAIL
                 }
-                .to_string();
+                .into();
             }
             out.push(end);
         }

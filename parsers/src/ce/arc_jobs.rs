@@ -82,8 +82,8 @@ impl LineParser for Parser {
             event.batch_job_id = format!("{lrms}:{local_id}");
         }
         if !finished {
-            event.action = action::JOB_SUBMIT.to_string();
-            event.outcome = outcome::OK.to_string();
+            event.action = action::JOB_SUBMIT.into();
+            event.outcome = outcome::OK.into();
         } else if let Some(failure) = field("failure") {
             let lower = failure.to_ascii_lowercase();
             event.action = if lower.contains("cancel") {
@@ -91,12 +91,12 @@ impl LineParser for Parser {
             } else {
                 action::JOB_END
             }
-            .to_string();
-            event.outcome = outcome::FAIL.to_string();
+            .into();
+            event.outcome = outcome::FAIL.into();
             event.status = failure.to_string();
         } else {
-            event.action = action::JOB_END.to_string();
-            event.outcome = outcome::OK.to_string();
+            event.action = action::JOB_END.into();
+            event.outcome = outcome::OK.into();
         }
         out.push(event);
         Feed::Parsed

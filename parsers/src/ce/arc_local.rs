@@ -146,12 +146,12 @@ impl LineParser for Parser {
         });
         let Some(arc_id) = arc_id else {
             // Not enough to name a job: keep the lines as one event.
-            event.action = action::OTHER.to_string();
+            event.action = action::OTHER.into();
             out.push(event);
             return;
         };
-        event.action = action::JOB_SUBMIT.to_string();
-        event.outcome = outcome::OK.to_string();
+        event.action = action::JOB_SUBMIT.into();
+        event.outcome = outcome::OK.into();
         event.job_id = arc::job_id(&self.host, &arc_id);
         event.time = value("starttime").and_then(arc::mds_time);
         if let (Some(lrms), Some(local_id)) = (value("lrms"), value("localid")) {

@@ -62,8 +62,8 @@ impl LineParser for Parser {
         }
         let mut event = line.event(FORMAT.id, Service::Ce);
         event.time = Some(Timestamp(time.millis()));
-        event.action = action::JOB_ROUTE.to_string();
-        event.outcome = outcome::OK.to_string();
+        event.action = action::JOB_ROUTE.into();
+        event.outcome = outcome::OK.into();
         let ce_id = get("ceID");
         let lrms = ce_id
             .split_once("blah-")

@@ -250,7 +250,7 @@ impl AuditState {
     /// An event of this format for `line`, with what the connection knows.
     fn event(&self, line: &Line<'_>, host: &str, cid: Option<u64>, name: &str) -> Event {
         let mut event = line.event(FORMAT.id, Service::Ce);
-        event.action = name.to_string();
+        event.action = name.to_string().into();
         if let Some(cid) = cid {
             event.session_id = self.session_id(host, cid);
             if let Some(connection) = self.connections.get(&cid) {
@@ -330,8 +330,8 @@ impl AuditState {
             } else {
                 action::TOKEN_ISSUE
             }
-            .to_string();
-            event.outcome = outcome::OK.to_string();
+            .into();
+            event.outcome = outcome::OK.into();
             if let Some(cid) = cid {
                 event.session_id = self.session_id(&host, cid);
                 if let Some(connection) = self.connections.get(&cid) {
@@ -349,7 +349,7 @@ impl AuditState {
 
         if message.starts_with("Failed to decode a SciToken") {
             let mut event = self.event(line, &host, cid, action::AUTH_FAIL);
-            event.outcome = outcome::FAIL.to_string();
+            event.outcome = outcome::FAIL.into();
             event.status = "failed to decode a scitoken".to_string();
             out.push(event);
             return Some(Feed::Parsed);
@@ -385,7 +385,7 @@ impl AuditState {
         if let Some(methods) = message.strip_prefix("Authentication Failed") {
             self.bind_unbound(cid, None);
             let mut event = self.event(line, &host, cid, action::AUTH_FAIL);
-            event.outcome = outcome::FAIL.to_string();
+            event.outcome = outcome::FAIL.into();
             let methods = methods.trim_start_matches(',').trim();
             event.status = format!("authentication failed {methods}")
                 .trim_end()
@@ -396,7 +396,7 @@ impl AuditState {
 
         if message.starts_with("Authorization Denied") {
             let mut event = self.event(line, &host, cid, action::AUTHZ_DENY);
-            event.outcome = outcome::FAIL.to_string();
+            event.outcome = outcome::FAIL.into();
             event.status = "authorization denied".to_string();
             out.push(event);
             return Some(Feed::Parsed);
@@ -407,7 +407,7 @@ impl AuditState {
                 return Some(Feed::Malformed);
             };
             let mut event = self.event(line, &host, cid, action::JOB_SUBMIT);
-            event.outcome = outcome::OK.to_string();
+            event.outcome = outcome::OK.into();
             event.job_id = qualified_job_id(&host, job);
             out.push(event);
             return Some(Feed::Parsed);
@@ -427,7 +427,7 @@ impl AuditState {
             };
             if let Some(constraint) = rest.strip_prefix("by constraint ") {
                 let mut event = self.event(line, &host, cid, name);
-                event.outcome = outcome::OK.to_string();
+                event.outcome = outcome::OK.into();
                 event.status = format!("{status} by constraint {constraint}");
                 out.push(event);
                 return Some(Feed::Parsed);
@@ -570,7 +570,7 @@ impl AuditState {
             }
         }
         let mut event = self.event(line, host, cid, action::AUTH_LOGIN);
-        event.outcome = outcome::OK.to_string();
+        event.outcome = outcome::OK.into();
         if let Some((iss, sub)) = identity {
             event.iss = iss.to_string();
             event.sub = sub.to_string();
@@ -604,7 +604,7 @@ impl AuditState {
             let mut event = self.event(line, host, cid, name);
             event.job_id = qualified_job_id(host, job);
             if name != action::OTHER {
-                event.outcome = outcome::OK.to_string();
+                event.outcome = outcome::OK.into();
             }
             if event.status != CACHED_SESSION {
                 event.status = status.to_string();

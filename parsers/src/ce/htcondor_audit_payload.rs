@@ -139,8 +139,8 @@ impl Handler for PayloadHandler {
             return Feed::Malformed;
         };
         let mut event = line.event(FORMAT.id, Service::Ce);
-        event.action = name.to_string();
-        event.outcome = outcome::OK.to_string();
+        event.action = name.into();
+        event.outcome = outcome::OK.into();
         event.status = status;
         let slot = get(&pairs, "Name");
         if !slot.is_empty() {

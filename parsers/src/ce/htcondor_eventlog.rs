@@ -242,7 +242,7 @@ impl Parser {
         event.origin = record.origin.clone();
         event.raw = record.lines.join("\n");
         event.time = Some(record.time);
-        event.action = action::OTHER.to_string();
+        event.action = action::OTHER.into();
 
         if record.event == 28 {
             self.learn(&record);
@@ -261,12 +261,12 @@ impl Parser {
 
         match record.event {
             0 => {
-                event.action = action::JOB_SUBMIT.to_string();
-                event.outcome = outcome::OK.to_string();
+                event.action = action::JOB_SUBMIT.into();
+                event.outcome = outcome::OK.into();
             }
             1 => {
-                event.action = action::JOB_START.to_string();
-                event.outcome = outcome::OK.to_string();
+                event.action = action::JOB_START.into();
+                event.outcome = outcome::OK.into();
                 let startd = record
                     .message
                     .strip_prefix("Job executing on host:")
@@ -288,26 +288,26 @@ impl Parser {
                 entry.worker_ip = event.client_ip.clone();
             }
             5 => {
-                event.action = action::JOB_END.to_string();
+                event.action = action::JOB_END.into();
                 set_termination(&record.body, &mut event);
                 event.worker_node = known.worker_node.clone();
                 event.client_ip = known.worker_ip.clone();
             }
             9 => {
-                event.action = action::JOB_REMOVE.to_string();
-                event.outcome = outcome::OK.to_string();
+                event.action = action::JOB_REMOVE.into();
+                event.outcome = outcome::OK.into();
                 event.status = first_body_line(&record.body);
                 event.worker_node = known.worker_node.clone();
                 event.client_ip = known.worker_ip.clone();
             }
             12 => {
-                event.action = action::JOB_HOLD.to_string();
-                event.outcome = outcome::FAIL.to_string();
+                event.action = action::JOB_HOLD.into();
+                event.outcome = outcome::FAIL.into();
                 event.status = first_body_line(&record.body);
             }
             27 => {
-                event.action = action::JOB_ROUTE.to_string();
-                event.outcome = outcome::OK.to_string();
+                event.action = action::JOB_ROUTE.into();
+                event.outcome = outcome::OK.into();
                 let grid_job_id = record
                     .body
                     .iter()
@@ -448,12 +448,12 @@ fn set_termination(body: &[String], event: &mut Event) {
             } else {
                 outcome::FAIL
             }
-            .to_string();
+            .into();
             return;
         }
         if let Some(rest) = line.split("(signal ").nth(1) {
             event.status = format!("signal {}", rest.trim_end_matches(')').trim());
-            event.outcome = outcome::FAIL.to_string();
+            event.outcome = outcome::FAIL.into();
             return;
         }
     }

@@ -143,7 +143,7 @@ impl GridmanagerHandler {
                 self.link(&job, &batch);
             }
         }
-        event.action = action::OTHER.to_string();
+        event.action = action::OTHER.into();
         event.status = if command {
             first.to_string()
         } else {
@@ -206,7 +206,7 @@ impl Handler for GridmanagerHandler {
             if event.batch_job_id.is_empty() {
                 return Feed::Ignored;
             }
-            event.action = action::OTHER.to_string();
+            event.action = action::OTHER.into();
             out.push(event);
             return Feed::Parsed;
         };
@@ -221,8 +221,8 @@ impl Handler for GridmanagerHandler {
             "GM_FAILED" => (action::OTHER, outcome::FAIL),
             _ => (action::OTHER, ""),
         };
-        event.action = name.to_string();
-        event.outcome = result.to_string();
+        event.action = name.into();
+        event.outcome = result.into();
         event.status = change.to_string();
         out.push(event);
         Feed::Parsed

@@ -241,7 +241,7 @@ fn job_events(ad: &Ad, stream_host: &str, origin: Origin, lines: &[String]) -> V
     base.origin = origin;
     base.raw = raw;
     let Some(number) = ad.job_number() else {
-        base.action = action::OTHER.to_string();
+        base.action = action::OTHER.into();
         return vec![base];
     };
     let host = ad.schedd_host().unwrap_or_else(|| stream_host.to_string());
@@ -267,8 +267,8 @@ fn job_events(ad: &Ad, stream_host: &str, origin: Origin, lines: &[String]) -> V
 
     let mut events = Vec::new();
     let mut submit = base.clone();
-    submit.action = action::JOB_SUBMIT.to_string();
-    submit.outcome = outcome::OK.to_string();
+    submit.action = action::JOB_SUBMIT.into();
+    submit.outcome = outcome::OK.into();
     // GlobalJobId ends with the QDate: the fallback for an excerpt without it.
     submit.time = ad.epoch("QDate").or_else(|| {
         ad.string("GlobalJobId")
@@ -302,8 +302,8 @@ fn job_events(ad: &Ad, stream_host: &str, origin: Origin, lines: &[String]) -> V
         .or_else(|| ad.epoch("JobStartDate"));
     if let Some(time) = start_time {
         let mut start = base.clone();
-        start.action = action::JOB_START.to_string();
-        start.outcome = outcome::OK.to_string();
+        start.action = action::JOB_START.into();
+        start.outcome = outcome::OK.into();
         start.time = Some(time);
         start.worker_node = worker_node.clone();
         start.client_ip = worker_ip.clone();
@@ -320,13 +320,13 @@ fn job_events(ad: &Ad, stream_host: &str, origin: Origin, lines: &[String]) -> V
     end.time = end_time;
     match status {
         Some(3) => {
-            end.action = action::JOB_REMOVE.to_string();
-            end.outcome = outcome::OK.to_string();
+            end.action = action::JOB_REMOVE.into();
+            end.outcome = outcome::OK.into();
             end.status = ad.string("RemoveReason").unwrap_or_default();
         }
         Some(5) => {
-            end.action = action::JOB_HOLD.to_string();
-            end.outcome = outcome::FAIL.to_string();
+            end.action = action::JOB_HOLD.into();
+            end.outcome = outcome::FAIL.into();
             end.status = ad.string("HoldReason").unwrap_or_default();
         }
         Some(4) => set_exit(ad, &mut end),
@@ -341,9 +341,9 @@ fn job_events(ad: &Ad, stream_host: &str, origin: Origin, lines: &[String]) -> V
 
 /// `job.end` with the exit code or signal.
 fn set_exit(ad: &Ad, event: &mut Event) {
-    event.action = action::JOB_END.to_string();
+    event.action = action::JOB_END.into();
     if ad.boolean("ExitBySignal") == Some(true) {
-        event.outcome = outcome::FAIL.to_string();
+        event.outcome = outcome::FAIL.into();
         event.status = match ad.integer("ExitSignal") {
             Some(signal) => format!("signal {signal}"),
             None => "signal".to_string(),
@@ -357,7 +357,7 @@ fn set_exit(ad: &Ad, event: &mut Event) {
         } else {
             outcome::FAIL
         }
-        .to_string();
+        .into();
     }
 }
 

@@ -83,7 +83,7 @@ impl Handler for JobRouterHandler {
         let mut event = line.event(FORMAT.id, Service::Ce);
 
         if message.starts_with("JobRouter: Checking for candidate jobs") {
-            event.action = action::OTHER.to_string();
+            event.action = action::OTHER.into();
             event.status = "routing table".to_string();
             out.push(event);
             return Feed::Parsed;
@@ -116,7 +116,7 @@ impl Handler for JobRouterHandler {
         let Some(src) = desc.src else {
             return Feed::Malformed;
         };
-        event.action = action::JOB_ROUTE.to_string();
+        event.action = action::JOB_ROUTE.into();
         event.job_id = qualified_job_id(host, src);
         if let Some(dest) = desc.dest {
             event.batch_job_id = qualified_job_id(host, dest);
@@ -125,10 +125,10 @@ impl Handler for JobRouterHandler {
             || text.starts_with("dest job was removed")
             || text.starts_with("removing orphaned destination job");
         if failed {
-            event.outcome = outcome::FAIL.to_string();
+            event.outcome = outcome::FAIL.into();
             event.status = text.trim_end_matches('!').to_string();
         } else {
-            event.outcome = outcome::OK.to_string();
+            event.outcome = outcome::OK.into();
             event.status = desc.route.unwrap_or_default().to_string();
         }
         out.push(event);

@@ -140,8 +140,8 @@ impl SchedLogHandler {
         let host = line_host(line, context);
         let mut event = line.event(FORMAT.id, Service::Ce);
         if let Some((job, attribute, value)) = token_attribute(message) {
-            event.action = action::JOB_SUBMIT.to_string();
-            event.outcome = outcome::OK.to_string();
+            event.action = action::JOB_SUBMIT.into();
+            event.outcome = outcome::OK.into();
             event.status = TOKEN_ATTRIBUTES.to_string();
             event.job_id = qualified_job_id(host, &reported_job(job));
             apply_attribute(&mut event, attribute, value);
@@ -151,8 +151,8 @@ impl SchedLogHandler {
             let Some((iss, sub, _)) = quoted_identity(rest) else {
                 return Some(Feed::Malformed);
             };
-            event.action = action::AUTH_FAIL.to_string();
-            event.outcome = outcome::FAIL.to_string();
+            event.action = action::AUTH_FAIL.into();
+            event.outcome = outcome::FAIL.into();
             event.status = "failed to map scitokens identity".to_string();
             event.iss = iss.to_string();
             event.sub = sub.to_string();
@@ -161,8 +161,8 @@ impl SchedLogHandler {
             let Some((iss, sub, tail)) = quoted_identity(rest) else {
                 return Some(Feed::Malformed);
             };
-            event.action = action::AUTH_LOGIN.to_string();
-            event.outcome = outcome::OK.to_string();
+            event.action = action::AUTH_LOGIN.into();
+            event.outcome = outcome::OK.into();
             event.status = "mapped".to_string();
             event.iss = iss.to_string();
             event.sub = sub.to_string();
@@ -174,12 +174,12 @@ impl SchedLogHandler {
                 .trim()
                 .to_string();
         } else if let Some(rest) = message.strip_prefix("SciToken is mapped to issuer '") {
-            event.action = action::OTHER.to_string();
+            event.action = action::OTHER.into();
             event.status = "token-validated".to_string();
             event.iss = rest.trim_end_matches('\'').to_string();
         } else if let Some(at) = message.find("Failed to verify token and generate ACLs") {
-            event.action = action::AUTH_FAIL.to_string();
-            event.outcome = outcome::FAIL.to_string();
+            event.action = action::AUTH_FAIL.into();
+            event.outcome = outcome::FAIL.into();
             let error = message[at..]
                 .split_once(": ")
                 .map(|(_, error)| error)

@@ -109,9 +109,9 @@ impl Handler for ShadowHandler {
                     .unwrap_or_default()
             };
             let ip = sinful_ip(rest).unwrap_or_default().to_string();
-            event.action = action::JOB_START.to_string();
+            event.action = action::JOB_START.into();
             if rest.ends_with("was ACCEPTED") {
-                event.outcome = outcome::OK.to_string();
+                event.outcome = outcome::OK.into();
                 event.status = "accepted".to_string();
                 if self.placements.len() >= MAX_PLACEMENTS {
                     self.placements.clear();
@@ -124,7 +124,7 @@ impl Handler for ShadowHandler {
                     },
                 );
             } else if rest.ends_with("was REFUSED") {
-                event.outcome = outcome::FAIL.to_string();
+                event.outcome = outcome::FAIL.into();
                 event.status = "refused".to_string();
             } else {
                 return Feed::Malformed;
@@ -143,7 +143,7 @@ impl Handler for ShadowHandler {
             let Some((_, how)) = rest.split_once(" terminated: ") else {
                 return Feed::Ignored;
             };
-            event.action = action::JOB_END.to_string();
+            event.action = action::JOB_END.into();
             event.status = how.trim_end_matches('.').to_string();
             let clean_exit = how
                 .strip_prefix("exited with status ")
@@ -153,7 +153,7 @@ impl Handler for ShadowHandler {
             } else {
                 outcome::FAIL
             }
-            .to_string();
+            .into();
             if let Some(placement) = self.placements.remove(job) {
                 event.worker_node = placement.worker_node;
                 event.client_ip = placement.ip;

@@ -121,7 +121,7 @@ impl LineParser for Parser {
         {
             event.time = Some(time);
         }
-        event.outcome = outcome::OK.to_string();
+        event.outcome = outcome::OK.into();
         describe(kind, &value, &mut event);
         out.push(event);
         Feed::Parsed
@@ -237,7 +237,7 @@ fn payload(value: &Value) -> Option<&Value> {
 fn describe(kind: &str, value: &Value, event: &mut Event) {
     let principal = known_name(json_text(value, "principal"));
     let message = json_text(value, "message");
-    event.action = action::OTHER.to_string();
+    event.action = action::OTHER.into();
     match kind {
         "AccessTokenIssuedEvent" => {
             let grant = json_text(value, "grantType");
@@ -248,7 +248,7 @@ fn describe(kind: &str, value: &Value, event: &mut Event) {
             } else {
                 action::TOKEN_ISSUE
             }
-            .to_string();
+            .into();
             token_envelope(value, principal, event);
             event.parent_jti = json_text(value, "refreshTokenJti").to_string();
         }
@@ -256,11 +256,11 @@ fn describe(kind: &str, value: &Value, event: &mut Event) {
         | "IdTokenIssuedEvent"
         | "RegistrationTokenIssuedEvent"
         | "ResourceTokenIssuedEvent" => {
-            event.action = action::TOKEN_ISSUE.to_string();
+            event.action = action::TOKEN_ISSUE.into();
             token_envelope(value, principal, event);
         }
         "IntrospectionEvent" => {
-            event.action = action::TOKEN_INTROSPECT.to_string();
+            event.action = action::TOKEN_INTROSPECT.into();
             if let Some(response) = value.get("response").filter(|r| r.is_object()) {
                 Claims::from_json(response).fill(event);
                 set(
@@ -268,7 +268,7 @@ fn describe(kind: &str, value: &Value, event: &mut Event) {
                     known_name(json_text(response, "username")),
                 );
                 if response.get("active") == Some(&Value::Bool(false)) {
-                    event.outcome = outcome::FAIL.to_string();
+                    event.outcome = outcome::FAIL.into();
                     event.status = "inactive".to_string();
                 }
                 if event.token_exp.is_none() {
@@ -277,7 +277,7 @@ fn describe(kind: &str, value: &Value, event: &mut Event) {
             }
         }
         "RevocationEvent" => {
-            event.action = action::TOKEN_REVOKE.to_string();
+            event.action = action::TOKEN_REVOKE.into();
             set(&mut event.client_id, principal);
         }
         "UserInfoEvent" => {
@@ -288,7 +288,7 @@ fn describe(kind: &str, value: &Value, event: &mut Event) {
             set(&mut event.sub, json_text(value, "returnedSub"));
         }
         "IamAuthenticationSuccessEvent" => {
-            event.action = action::AUTH_LOGIN.to_string();
+            event.action = action::AUTH_LOGIN.into();
             let source = value.get("sourceEvent").unwrap_or(&Value::Null);
             set(
                 &mut event.username,
@@ -301,8 +301,8 @@ fn describe(kind: &str, value: &Value, event: &mut Event) {
             }
         }
         "IamAuthenticationFailureEvent" => {
-            event.action = action::AUTH_FAIL.to_string();
-            event.outcome = outcome::FAIL.to_string();
+            event.action = action::AUTH_FAIL.into();
+            event.outcome = outcome::FAIL.into();
             event.status = message.to_string();
             let source = value.get("sourceEvent").unwrap_or(&Value::Null);
             set(
@@ -311,8 +311,8 @@ fn describe(kind: &str, value: &Value, event: &mut Event) {
             );
         }
         "IamAuthorizationFailureEvent" => {
-            event.action = action::AUTHZ_DENY.to_string();
-            event.outcome = outcome::FAIL.to_string();
+            event.action = action::AUTHZ_DENY.into();
+            event.outcome = outcome::FAIL.into();
             event.status = message.to_string();
             let source = value.get("sourceAuthzEvent").unwrap_or(&Value::Null);
             set(
@@ -321,24 +321,24 @@ fn describe(kind: &str, value: &Value, event: &mut Event) {
             );
             set(&mut event.username, principal);
         }
-        "AccountDisabledEvent" => event.action = action::ACCOUNT_DISABLE.to_string(),
-        "AccountRestoredEvent" => event.action = action::ACCOUNT_RESTORE.to_string(),
+        "AccountDisabledEvent" => event.action = action::ACCOUNT_DISABLE.into(),
+        "AccountRestoredEvent" => event.action = action::ACCOUNT_RESTORE.into(),
         "AccountRemovedEvent" => {
-            event.action = action::ACCOUNT_DISABLE.to_string();
+            event.action = action::ACCOUNT_DISABLE.into();
             event.status = "removed".to_string();
         }
         "ActiveReplacedEvent" => match value.get("active") {
-            Some(Value::Bool(false)) => event.action = action::ACCOUNT_DISABLE.to_string(),
-            Some(Value::Bool(true)) => event.action = action::ACCOUNT_RESTORE.to_string(),
+            Some(Value::Bool(false)) => event.action = action::ACCOUNT_DISABLE.into(),
+            Some(Value::Bool(true)) => event.action = action::ACCOUNT_RESTORE.into(),
             _ => {}
         },
         "ClientStatusChangedEvent" => {
             if message.to_ascii_lowercase().contains("disabled") {
-                event.action = action::CLIENT_DISABLE.to_string();
+                event.action = action::CLIENT_DISABLE.into();
             }
         }
         "ClientRemovedEvent" => {
-            event.action = action::CLIENT_DISABLE.to_string();
+            event.action = action::CLIENT_DISABLE.into();
             event.status = "removed".to_string();
         }
         _ => {

@@ -220,7 +220,7 @@ fn describe(message: &str, mut event: Event, out: &mut Vec<Event>) -> bool {
     } else {
         outcome::FAIL
     }
-    .to_string();
+    .into();
     event.client_ip = client_address(get("ipAddress"));
     match first {
         Some("type") => user_event(&pairs, get("type"), event, out),
@@ -242,7 +242,7 @@ fn user_event(pairs: &[Pair<'_>], kind: &str, mut event: Event, out: &mut Vec<Ev
         None => (kind, false),
     };
     if error_type {
-        event.outcome = outcome::FAIL.to_string();
+        event.outcome = outcome::FAIL.into();
     }
     let failed = event.outcome == outcome::FAIL;
     let mut bound_refresh_token = false;
@@ -280,7 +280,7 @@ fn user_event(pairs: &[Pair<'_>], kind: &str, mut event: Event, out: &mut Vec<Ev
         }
         _ => action::OTHER,
     }
-    .to_string();
+    .into();
     event.jti = get("token_id").to_string();
     event.sub = match get("refresh_token_sub") {
         "" => get("userId"),
@@ -365,7 +365,7 @@ fn admin_event(
         ("DELETE", _, true) => action::CLIENT_DISABLE,
         _ => action::OTHER,
     }
-    .to_string();
+    .into();
     if operation == "DELETE" && (is_user || is_client) && !failed {
         event.status = "removed".to_string();
     }

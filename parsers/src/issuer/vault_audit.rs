@@ -98,7 +98,7 @@ impl LineParser for Parser {
         .to_string();
         event.status = error.to_string();
         let failed = !error.is_empty();
-        event.outcome = if failed { outcome::FAIL } else { outcome::OK }.to_string();
+        event.outcome = if failed { outcome::FAIL } else { outcome::OK }.into();
         let mount_type = json_text(request, "mount_type");
         event.action =
             if kind == "response" && operation == "read" && is_token_path(path, mount_type) {
@@ -114,7 +114,7 @@ impl LineParser for Parser {
             } else {
                 action::OTHER
             }
-            .to_string();
+            .into();
         out.push(event);
         Feed::Parsed
     }

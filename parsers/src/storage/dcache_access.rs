@@ -204,15 +204,15 @@ impl LineParser for Parser {
                 }
             }
             "org.dcache.xrootd.connection.start" => {
-                event.action = action::OTHER.to_string();
+                event.action = action::OTHER.into();
                 if !session.is_empty() {
                     let client_ip = event.client_ip.clone();
                     self.session_mut(session).client_ip = client_ip;
                 }
             }
             "org.dcache.xrootd.login" => {
-                event.action = action::AUTH_LOGIN.to_string();
-                event.outcome = outcome::OK.to_string();
+                event.action = action::AUTH_LOGIN.into();
+                event.outcome = outcome::OK.into();
                 if !session.is_empty() {
                     let known = self.session_mut(session);
                     known.iss = event.iss.clone();
@@ -234,7 +234,7 @@ impl LineParser for Parser {
                 }
             }
             "org.dcache.xrootd.connection.end" => {
-                event.action = action::OTHER.to_string();
+                event.action = action::OTHER.into();
                 if let Some(known) = self.sessions.get(session) {
                     known.fill(&mut event);
                 }
@@ -242,7 +242,7 @@ impl LineParser for Parser {
             }
             _ => {
                 // Other doors' events (FTP, NFS, future ones): keep what the common keys say.
-                event.action = action::OTHER.to_string();
+                event.action = action::OTHER.into();
                 if let Some(known) = self.sessions.get(session) {
                     known.fill(&mut event);
                 }
@@ -295,15 +295,15 @@ fn webdav_request(event: &mut Event, keys: &Keys<'_>) -> bool {
     if code.is_none() {
         // The request ended without a response: an exception or a timeout.
         if let Some(failure) = get(&keys.failure_message).or(get(&keys.failure_class)) {
-            event.outcome = outcome::FAIL.to_string();
+            event.outcome = outcome::FAIL.into();
             event.status = failure.to_string();
         } else if get(&keys.timeout).is_some() {
-            event.outcome = outcome::FAIL.to_string();
+            event.outcome = outcome::FAIL.into();
             event.status = "timeout".to_string();
         }
     }
     if let Some(error) = get(&keys.tpc_error) {
-        event.outcome = outcome::FAIL.to_string();
+        event.outcome = outcome::FAIL.into();
         event.status = error.to_string();
     }
     true
@@ -322,7 +322,7 @@ fn hex_option(keys: &Keys<'_>) -> Option<u32> {
 
 /// `org.dcache.xrootd.request`.
 fn xrootd_request(event: &mut Event, keys: &Keys<'_>) {
-    event.protocol = "xrootd".to_string();
+    event.protocol = "xrootd".into();
     let request = get(&keys.request).unwrap_or_default();
     if let Some(path) = get(&keys.path).or(get(&keys.source)) {
         event.path = path.to_string();
@@ -349,7 +349,7 @@ fn xrootd_request(event: &mut Event, keys: &Keys<'_>) {
         }
         _ => action::OTHER,
     };
-    event.action = name.to_string();
+    event.action = name.into();
     if request == "login" {
         // `token=` of a login request is the client's login CGI, not a bearer token.
         if let Some(host) = get(&keys.token).and_then(|cgi| cgi_value(cgi, "xrd.hostname")) {
@@ -358,7 +358,7 @@ fn xrootd_request(event: &mut Event, keys: &Keys<'_>) {
     }
     match get(&keys.response) {
         Some("error") => {
-            event.outcome = outcome::FAIL.to_string();
+            event.outcome = outcome::FAIL.into();
             let code = get(&keys.error_code).unwrap_or_default();
             event.status = match (code, get(&keys.error_msg)) {
                 ("", Some(message)) => message.to_string(),
@@ -366,11 +366,11 @@ fn xrootd_request(event: &mut Event, keys: &Keys<'_>) {
                 (code, _) => code.to_string(),
             };
             if matches!(code, "NotAuhorized" | "NotAuthorized" | "AuthFailed") {
-                event.action = action::AUTHZ_DENY.to_string();
+                event.action = action::AUTHZ_DENY.into();
             }
         }
         Some(response) => {
-            event.outcome = outcome::OK.to_string();
+            event.outcome = outcome::OK.into();
             event.status = response.to_string();
         }
         None => {}

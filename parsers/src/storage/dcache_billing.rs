@@ -271,7 +271,7 @@ impl LineParser for Parser {
         }
         if let Some(protocol) = record.protocol {
             let info = common::protocol_info(protocol);
-            event.protocol = info.protocol;
+            event.protocol = info.protocol.into();
             common::set_client(&mut event, &info.client);
             if !info.remote_url.is_empty() {
                 if let Some((_, rest)) = info.remote_url.split_once("://") {
@@ -340,9 +340,9 @@ impl LineParser for Parser {
             }
             _ => action::OTHER,
         };
-        event.action = name.to_string();
+        event.action = name.into();
         if record.cell_type == "door" && event.protocol.is_empty() {
-            event.protocol = door_protocol(record.cell_name);
+            event.protocol = door_protocol(record.cell_name).into();
         }
         out.push(event);
         Feed::Parsed
@@ -365,10 +365,10 @@ fn door_protocol(cell: &str) -> String {
 
 fn fill_outcome(event: &mut Event, rc: &str, message: &str) {
     if rc == "0" {
-        event.outcome = outcome::OK.to_string();
+        event.outcome = outcome::OK.into();
         event.status = "0".to_string();
     } else {
-        event.outcome = outcome::FAIL.to_string();
+        event.outcome = outcome::FAIL.into();
         event.status = if message.is_empty() {
             rc.to_string()
         } else {

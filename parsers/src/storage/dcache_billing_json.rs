@@ -161,7 +161,7 @@ impl LineParser for Parser {
         }
         if let Some(info) = record.get("protocolInfo") {
             if let Some(protocol) = text(info, "protocol") {
-                event.protocol = common::protocol_name(protocol);
+                event.protocol = common::protocol_name(protocol).into();
             }
             if let Some(host) = text(info, "host") {
                 common::set_client(&mut event, common::split_socket(host).0);
@@ -209,15 +209,15 @@ impl LineParser for Parser {
             }
             _ => action::OTHER,
         };
-        event.action = name.to_string();
+        event.action = name.into();
         if cell_type == "door" && event.protocol.is_empty() {
             let cell = text(&record, "cellName")
                 .unwrap_or_default()
                 .to_ascii_lowercase();
             if cell.starts_with("webdav") {
-                event.protocol = "https".to_string();
+                event.protocol = "https".into();
             } else if cell.starts_with("xrootd") {
-                event.protocol = "xrootd".to_string();
+                event.protocol = "xrootd".into();
             }
         }
         out.push(event);
@@ -236,10 +236,10 @@ fn fill_status(event: &mut Event, record: &Value) {
     };
     let message = text(status, "msg").unwrap_or_default();
     if code == "0" {
-        event.outcome = outcome::OK.to_string();
+        event.outcome = outcome::OK.into();
         event.status = code;
     } else {
-        event.outcome = outcome::FAIL.to_string();
+        event.outcome = outcome::FAIL.into();
         event.status = if message.is_empty() {
             code
         } else {

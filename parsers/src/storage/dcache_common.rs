@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use chrono::DateTime;
 
-use crate::event::{action, outcome, Event, Timestamp};
+use crate::event::{action, outcome, Event, Label, Timestamp};
 use crate::parser::Context;
 
 /// One NetLogger pair; the value is unescaped when it was quoted.
@@ -207,12 +207,22 @@ pub fn url_path(url: &str) -> &str {
 }
 
 /// The scheme of a URL, lower case (`https`), empty when none.
-pub fn url_scheme(url: &str) -> String {
+pub fn url_scheme(url: &str) -> Label {
+    /// Schemes of the grid's storage URLs, kept without a copy.
+    const KNOWN: [&str; 8] = [
+        "https", "http", "davs", "dav", "root", "roots", "xroot", "gsiftp",
+    ];
     match url.split_once("://") {
         Some((scheme, _)) if scheme.bytes().all(|b| b.is_ascii_alphanumeric()) => {
-            scheme.to_ascii_lowercase()
+            match KNOWN
+                .iter()
+                .find(|known| known.eq_ignore_ascii_case(scheme))
+            {
+                Some(known) => Label::from(*known),
+                None => scheme.to_ascii_lowercase().into(),
+            }
         }
-        _ => String::new(),
+        _ => Label::default(),
     }
 }
 
@@ -249,12 +259,12 @@ pub fn webdav_action(method: &str) -> &'static str {
 
 /// Sets action, outcome and status of a WebDAV request: 401/403 are `authz.deny`.
 pub fn apply_webdav(event: &mut Event, method: &str, code: Option<u16>) {
-    event.action = webdav_action(method).to_string();
+    event.action = webdav_action(method).into();
     if let Some(code) = code {
         event.set_http_status(code);
         if code == 401 || code == 403 {
-            event.action = action::AUTHZ_DENY.to_string();
-            event.outcome = outcome::FAIL.to_string();
+            event.action = action::AUTHZ_DENY.into();
+            event.outcome = outcome::FAIL.into();
         }
     }
 }
@@ -428,6 +438,15 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a.to_rfc3339(), "2024-06-12T12:03:22.497Z");
         assert!(parse_offset_time("2024-06-12T14:03").is_none());
+    }
+
+    #[test]
+    fn url_schemes_are_lower_case_known_or_not() {
+        assert_eq!(url_scheme("HTTPS://door:2880/p"), "https");
+        assert_eq!(url_scheme("root://door//p"), "root");
+        assert_eq!(url_scheme("S3://bucket/key"), "s3");
+        assert_eq!(url_scheme("/pnfs/example.org/data"), "");
+        assert_eq!(url_scheme("a b://x"), "");
     }
 
     #[test]

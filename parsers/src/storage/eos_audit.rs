@@ -101,8 +101,8 @@ impl LineParser for Parser {
             return Feed::Malformed;
         };
         let mut event = line.event(FORMAT.id, FORMAT.service);
-        event.action = name.to_string();
-        event.outcome = outcome::OK.to_string();
+        event.action = name.into();
+        event.outcome = outcome::OK.into();
         event.status = match record.get("operation") {
             Some(Value::String(operation)) => operation.clone(),
             Some(other) => other.to_string(),
@@ -117,7 +117,8 @@ impl LineParser for Parser {
             .get("auth")
             .map(|auth| string_field(auth, "mechanism"))
             .unwrap_or("")
-            .to_string();
+            .to_string()
+            .into();
         xrootd_tident::fill_client(&mut event, string_field(&record, "client_ip"));
         let tid = string_field(&record, "tid");
         if let Some(tident) = xrootd_tident::parse(tid) {

@@ -268,7 +268,7 @@ impl Parser {
         if !name.is_empty() && name != "-" {
             event.local_user = name.to_string();
         }
-        event.protocol = header.get("sec").to_string();
+        event.protocol = header.get("sec").to_string().into();
         event
     }
 }
@@ -289,8 +289,8 @@ impl LineParser for Parser {
         let message = header.message;
         if message.contains("failed token authz") {
             let mut event = self.base_event(line, &header, stamp_time);
-            event.action = action::AUTHZ_DENY.to_string();
-            event.outcome = outcome::FAIL.to_string();
+            event.action = action::AUTHZ_DENY.into();
+            event.outcome = outcome::FAIL.into();
             event.status = "failed token authz".to_string();
             let pairs = kv::pairs(message.split(" jwt={").next().unwrap_or(message));
             if let Some(path) = kv::get(&pairs, "path") {
@@ -311,7 +311,7 @@ impl LineParser for Parser {
                 return Feed::Malformed;
             };
             let mut event = self.base_event(line, &header, stamp_time);
-            event.action = action_for_op(op).to_string();
+            event.action = action_for_op(op).into();
             event.path = path.to_string();
             out.push(event);
             return Feed::Parsed;

@@ -85,9 +85,9 @@ impl LineParser for Parser {
         let read = number(&fields, "rb");
         let written = number(&fields, "wb");
         if deletion {
-            event.action = action::FILE_DELETE.to_string();
+            event.action = action::FILE_DELETE.into();
             event.bytes = number(&fields, "dsize");
-            event.outcome = outcome::OK.to_string();
+            event.outcome = outcome::OK.into();
             if let Some(time) = instant_nanos(&fields, "del_ts", "del_tns") {
                 event.time = Some(time);
             }
@@ -101,7 +101,7 @@ impl LineParser for Parser {
             } else {
                 action::FILE_READ
             }
-            .to_string();
+            .into();
             event.bytes = if wrote { written } else { read };
             let opened = instant(&fields, "ots", "otms");
             let closed = instant(&fields, "cts", "ctms");
@@ -114,7 +114,7 @@ impl LineParser for Parser {
             let failed = number(&fields, "ior_err").unwrap_or(0) > 0
                 || number(&fields, "iow_err").unwrap_or(0) > 0
                 || fields.get("delete_on_close") == Some(&"1");
-            event.outcome = if failed { outcome::FAIL } else { outcome::OK }.to_string();
+            event.outcome = if failed { outcome::FAIL } else { outcome::OK }.into();
         }
         let client = fields
             .get("sec.host")
@@ -130,7 +130,12 @@ impl LineParser for Parser {
             xrootd_tident::fill_client(&mut event, host);
         }
         event.local_user = fields.get("sec.name").copied().unwrap_or("").to_string();
-        event.protocol = fields.get("sec.prot").copied().unwrap_or("").to_string();
+        event.protocol = fields
+            .get("sec.prot")
+            .copied()
+            .unwrap_or("")
+            .to_string()
+            .into();
         out.push(event);
         Feed::Parsed
     }

@@ -128,8 +128,8 @@ impl LineParser for Parser {
         if parsed.time.is_some() {
             event.time = parsed.time;
         }
-        event.action = name.to_string();
-        event.outcome = result.to_string();
+        event.action = (*name).into();
+        event.outcome = (*result).into();
         event.grant_type = grant.to_string();
         event.session_id = token_id.to_string();
         event.token_exp = kv::get(&pairs, "expiration_time")

@@ -153,7 +153,7 @@ impl Transfer {
             event.path = url_path(&self.dest_url);
         }
         if event.protocol.is_empty() {
-            event.protocol = url_protocol(&self.dest_url);
+            event.protocol = url_protocol(&self.dest_url).into();
         }
         if let Some(claims) = self.dest_claims.as_ref().or(self.source_claims.as_ref()) {
             claims.fill(event);
@@ -215,7 +215,7 @@ impl Parser {
         if time.is_some() {
             event.time = time;
         }
-        event.action = name.to_string();
+        event.action = name.to_string().into();
         event
     }
 
@@ -230,7 +230,7 @@ impl Parser {
                 Pending::Token(side, mut event) => {
                     event.transfer_id = self.transfer.transfer_id();
                     event.path = url_path(self.transfer.url(side));
-                    event.protocol = url_protocol(self.transfer.url(side));
+                    event.protocol = url_protocol(self.transfer.url(side)).into();
                     event.session_id = self.transfer.token_id(side).to_string();
                     if let Some(claims) = self.transfer.claims(side) {
                         claims.fill(&mut event);
@@ -253,7 +253,7 @@ impl Parser {
 
     fn done(&mut self, line: &Line<'_>, time: Option<Timestamp>, ok: bool, status: &str) -> Event {
         let mut event = self.event(line, time, action::TRANSFER_DONE);
-        event.outcome = if ok { outcome::OK } else { outcome::FAIL }.to_string();
+        event.outcome = if ok { outcome::OK } else { outcome::FAIL }.into();
         event.status = status.to_string();
         event.bytes = self.transfer.bytes;
         event.duration_ms = self.transfer.elapsed_ms.or_else(|| {
@@ -291,7 +291,7 @@ impl Parser {
         let (side, payload) = rest.split_once(": ")?;
         let side = side_of(side.trim())?;
         let mut event = self.event(line, time, action::TOKEN_REFRESH);
-        event.outcome = outcome::OK.to_string();
+        event.outcome = outcome::OK.into();
         event.transfer_id = self.transfer.transfer_id();
         event.session_id = self.transfer.token_id(side).to_string();
         event.path = url_path(self.transfer.url(side));

@@ -185,7 +185,7 @@ impl LineParser for Parser {
         } else {
             "https"
         }
-        .to_string();
+        .into();
         out.push(event);
         Feed::Parsed
     }

@@ -147,8 +147,8 @@ fn transfer_message(event: &mut Event, message: &str) -> bool {
         let Some((id, error)) = rest.split_once(" terminated with an error: ") else {
             return false;
         };
-        event.action = action::TRANSFER_DONE.to_string();
-        event.outcome = outcome::FAIL.to_string();
+        event.action = action::TRANSFER_DONE.into();
+        event.outcome = outcome::FAIL.into();
         event.status = error.to_string();
         if event.transfer_id.is_empty() {
             event.transfer_id = id.trim().to_string();
@@ -158,9 +158,9 @@ fn transfer_message(event: &mut Event, message: &str) -> bool {
         return false;
     };
     if rest.starts_with("requested:") {
-        event.action = action::TRANSFER_SUBMIT.to_string();
+        event.action = action::TRANSFER_SUBMIT.into();
     } else if let Some(status) = rest.strip_prefix("completed: ") {
-        event.action = action::TRANSFER_DONE.to_string();
+        event.action = action::TRANSFER_DONE.into();
         let status = status.split(['.', ' ']).next().unwrap_or_default();
         event.status = status.to_string();
         event.outcome = if status == "DONE" {
@@ -168,7 +168,7 @@ fn transfer_message(event: &mut Event, message: &str) -> bool {
         } else {
             outcome::FAIL
         }
-        .to_string();
+        .into();
         event.bytes = between(rest, "Bytes transferred: ", ",").and_then(leading_number);
         event.duration_ms = between(rest, "Duration (msec): ", ",").and_then(leading_number);
     } else {
@@ -351,7 +351,7 @@ impl LineParser for Parser {
                 return Feed::Ignored;
             }
             // Another message of a request (an error, a warning): keep its ids.
-            event.action = action::OTHER.to_string();
+            event.action = action::OTHER.into();
         }
         if let Some(identity) = self.identities.get(parsed.request_id) {
             identity.fill(&mut event);

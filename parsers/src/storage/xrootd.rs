@@ -249,8 +249,8 @@ fn gap_ms(earlier: Option<Timestamp>, later: Option<Timestamp>) -> Option<u64> {
 fn set_rc(event: &mut Event, rc: &str) {
     event.status = format!("rc={rc}");
     match rc {
-        "0" => event.outcome = outcome::OK.to_string(),
-        "-1" => event.outcome = outcome::FAIL.to_string(),
+        "0" => event.outcome = outcome::OK.into(),
+        "-1" => event.outcome = outcome::FAIL.into(),
         _ => {}
     }
 }
@@ -378,7 +378,7 @@ impl Parser {
         if time.is_some() {
             event.time = time;
         }
-        event.action = name.to_string();
+        event.action = name.to_string().into();
         event
     }
 
@@ -460,7 +460,7 @@ impl Parser {
             // A new login on this tident starts a new session (fds are reused).
             self.sessions.remove(tident.text);
             let mut event = self.session_event(line, split, &tident, time, action::AUTH_LOGIN);
-            event.outcome = outcome::OK.to_string();
+            event.outcome = outcome::OK.into();
             if words.get(position + 1) == Some(&"as") {
                 let after_as = rest
                     .split_once(" login as ")
@@ -495,9 +495,9 @@ impl Parser {
         match rest.split_once(" (") {
             Some((_, reason)) => {
                 event.status = reason.trim_end_matches(')').to_string();
-                event.outcome = outcome::FAIL.to_string();
+                event.outcome = outcome::FAIL.into();
             }
-            None => event.outcome = outcome::OK.to_string(),
+            None => event.outcome = outcome::OK.into(),
         }
         self.sessions.remove(tident.text);
         out.push(event);
@@ -523,7 +523,7 @@ impl Parser {
                     return Feed::Malformed;
                 }
                 let mut event = self.event(line, time, action::AUTH_LOGIN);
-                event.outcome = outcome::OK.to_string();
+                event.outcome = outcome::OK.into();
                 event.status = status.to_string();
                 identity.apply(&mut event);
                 self.thread_tokens
@@ -542,7 +542,7 @@ impl Parser {
             };
             let mut event = self.event(line, time, action_for_operation(operation));
             event.path = path.to_string();
-            event.outcome = outcome::OK.to_string();
+            event.outcome = outcome::OK.into();
             event.status = format!("granted {operation}");
             if let Some(identity) = self.thread_identity(split.thread, time) {
                 identity.apply(&mut event);
@@ -569,7 +569,7 @@ impl Parser {
             action::AUTHZ_DENY
         };
         let mut event = self.event(line, time, name);
-        event.outcome = outcome::FAIL.to_string();
+        event.outcome = outcome::FAIL.into();
         event.status = message.to_string();
         out.push(event);
         Feed::Parsed
@@ -800,9 +800,9 @@ impl Parser {
         };
         let mut event = self.session_event(line, split, &tident, time, name);
         event.path = path.trim().to_string();
-        event.protocol = protocol.to_string();
+        event.protocol = protocol.to_string().into();
         event.status = format!("{decision} {operation}");
-        event.outcome = if granted { outcome::OK } else { outcome::FAIL }.to_string();
+        event.outcome = if granted { outcome::OK } else { outcome::FAIL }.into();
         if let Some((id, _host)) = who.rsplit_once('@') {
             if !id.is_empty() {
                 event.local_user = id.to_string();
@@ -844,7 +844,7 @@ impl Parser {
         };
         let mut event = self.event(line, time, name);
         event.path = local.clone();
-        event.protocol = "https".to_string();
+        event.protocol = "https".into();
         event.status = tpc_event.to_string();
         if let Some(user) = values
             .get("user")
@@ -883,7 +883,7 @@ impl Parser {
                 }
             }
             let success = tpc_event == "TRANSFER_SUCCESS";
-            event.outcome = if success { outcome::OK } else { outcome::FAIL }.to_string();
+            event.outcome = if success { outcome::OK } else { outcome::FAIL }.into();
             if let Some(status) = values.get("status") {
                 event.status = format!("{tpc_event} {status}");
             }
