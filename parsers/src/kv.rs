@@ -51,12 +51,28 @@ pub fn value_at(text: &str, index: usize) -> (Cow<'_, str>, usize) {
             let start = index + 1;
             let mut cursor = start;
             let mut has_escape = false;
-            while cursor < bytes.len() && bytes[cursor] != quote {
-                if bytes[cursor] == b'\\' && quote == b'"' {
-                    has_escape = true;
-                    cursor += 1;
+            // The closing quote; in double quotes, a backslash escapes the byte after it.
+            loop {
+                let rest = &bytes[cursor.min(bytes.len())..];
+                let found = if quote == b'"' {
+                    memchr::memchr2(quote, b'\\', rest)
+                } else {
+                    memchr::memchr(quote, rest)
+                };
+                match found {
+                    Some(at) if rest[at] == b'\\' => {
+                        has_escape = true;
+                        cursor += at + 2;
+                    }
+                    Some(at) => {
+                        cursor += at;
+                        break;
+                    }
+                    None => {
+                        cursor = bytes.len();
+                        break;
+                    }
                 }
-                cursor += 1;
             }
             let end = cursor.min(bytes.len());
             let inner = &text[start..end];
@@ -68,12 +84,10 @@ pub fn value_at(text: &str, index: usize) -> (Cow<'_, str>, usize) {
             (value, (end + 1).min(bytes.len()))
         }
         _ => {
-            let start = index;
-            let mut cursor = index;
-            while cursor < bytes.len() && !matches!(bytes[cursor], b' ' | b',' | b'\t') {
-                cursor += 1;
-            }
-            (Cow::Borrowed(&text[start..cursor]), cursor)
+            let start = index.min(bytes.len());
+            let end = memchr::memchr3(b' ', b',', b'\t', &bytes[start..])
+                .map_or(bytes.len(), |at| start + at);
+            (Cow::Borrowed(&text[start..end]), end)
         }
     }
 }
@@ -158,7 +172,49 @@ mod properties {
         ]
     }
 
+    /// `value_at` as a plain byte-by-byte reading of the same rules.
+    fn plain_value_at(text: &str, index: usize) -> (String, usize) {
+        let bytes = text.as_bytes();
+        match bytes.get(index) {
+            Some(&quote @ (b'"' | b'\'')) => {
+                let (start, mut cursor, mut has_escape) = (index + 1, index + 1, false);
+                while cursor < bytes.len() && bytes[cursor] != quote {
+                    if bytes[cursor] == b'\\' && quote == b'"' {
+                        has_escape = true;
+                        cursor += 1;
+                    }
+                    cursor += 1;
+                }
+                let end = cursor.min(bytes.len());
+                let inner = &text[start..end];
+                let value = if has_escape {
+                    unescape(inner)
+                } else {
+                    inner.to_string()
+                };
+                (value, (end + 1).min(bytes.len()))
+            }
+            _ => {
+                let mut cursor = index;
+                while cursor < bytes.len() && !matches!(bytes[cursor], b' ' | b',' | b'\t') {
+                    cursor += 1;
+                }
+                (text[index..cursor].to_string(), cursor)
+            }
+        }
+    }
+
     proptest! {
+        #[test]
+        fn values_read_as_the_plain_reading(
+            text in "([a-z]{0,3}(=|, |\t| )?(\"[a-z ,'\\\\\"]{0,6}\"?|'[a-z \\\\\"]{0,6}'?|[a-z=]{0,4}|\u{e9}))*",
+        ) {
+            for index in (0..=text.len()).filter(|index| text.is_char_boundary(*index)) {
+                let (value, next) = value_at(&text, index);
+                prop_assert_eq!((value.into_owned(), next), plain_value_at(&text, index), "{} at {}", text, index);
+            }
+        }
+
         #[test]
         fn pairs_never_panic(text in any::<String>()) {
             for pair in pairs(&text) {

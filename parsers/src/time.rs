@@ -408,6 +408,20 @@ fn digits(text: &str, count: usize) -> Option<u32> {
     }
 }
 
+/// `YYYY-MM-DD` at the start of `text`: what chrono's `%Y-%m-%d` reads there for unsigned
+/// years, without its format machinery.
+pub fn date_at(text: &str) -> Option<NaiveDate> {
+    let bytes = text.as_bytes();
+    if bytes.len() < 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(
+        digits(text, 4)? as i32,
+        digits(&text[5..], 2)?,
+        digits(&text[8..], 2)?,
+    )
+}
+
 /// `HH:MM:SS[.fff…]` at the start of `text`: (h, m, s, ms, bytes used).
 pub fn hms_at(text: &str) -> Option<(u32, u32, u32, u32, usize)> {
     let bytes = text.as_bytes();
@@ -420,12 +434,14 @@ pub fn hms_at(text: &str) -> Option<(u32, u32, u32, u32, usize)> {
     let mut used = 8;
     let mut millis = 0;
     if bytes.len() > 9 && (bytes[8] == b'.' || bytes[8] == b',') && bytes[9].is_ascii_digit() {
-        let fraction: String = text[9..]
-            .chars()
-            .take_while(|c| c.is_ascii_digit())
-            .collect();
-        used = 9 + fraction.len();
-        millis = format!("{fraction:0<3}")[..3].parse().unwrap_or(0);
+        let count = bytes[9..].iter().take_while(|b| b.is_ascii_digit()).count();
+        used = 9 + count;
+        // The first three digits, padded with zeros on the right (`.5` is 500 ms).
+        let shown = &bytes[9..9 + count.min(3)];
+        millis = shown
+            .iter()
+            .fold(0, |value, digit| value * 10 + u32::from(digit - b'0'))
+            * 10_u32.pow(3 - shown.len() as u32);
     }
     Some((hour, minute, second.min(59), millis, used))
 }
@@ -760,6 +776,25 @@ mod properties {
             let text = time.to_datetime().format("%Y-%m-%d %H:%M:%S%.3f").to_string();
             prop_assert_eq!(find_time(&format!("{text} {rest}"), &context()), Some(time));
             prop_assert_eq!(parse_loose_utc(&text), Some(time));
+        }
+
+        #[test]
+        fn the_date_reader_agrees_with_chrono(text in "[0-9]{0,5}-[0-9]{1,2}-[0-9]{1,3}( |T|x)?") {
+            let chrono = text.get(..10).and_then(|head| NaiveDate::parse_from_str(head, "%Y-%m-%d").ok());
+            prop_assert_eq!(date_at(&text), chrono, "{}", text);
+        }
+
+        #[test]
+        fn clock_fractions_are_read_as_their_first_three_digits_padded(
+            clock in "[0-2][0-9]:[0-5][0-9]:[0-5][0-9]",
+            separator in "[.,]",
+            fraction in "[0-9]{1,9}",
+            rest in "[ a-z]{0,3}",
+        ) {
+            let (_, _, _, millis, used) = hms_at(&format!("{clock}{separator}{fraction}{rest}")).unwrap();
+            let padded = format!("{fraction:0<3}");
+            prop_assert_eq!(millis, padded[..3].parse::<u32>().unwrap());
+            prop_assert_eq!(used, 9 + fraction.len());
         }
 
         #[test]

@@ -154,7 +154,7 @@ fn head_time(head: &str, context: &TimeContext) -> Option<Timestamp> {
         let naive = date.and_hms_milli_opt(hour, minute, second, millis)?;
         return Some(context.local(naive));
     }
-    let date = chrono::NaiveDate::parse_from_str(head.get(..10)?, "%Y-%m-%d").ok()?;
+    let date = time::date_at(head)?;
     let clock = head.get(11..)?;
     let (hour, minute, second, millis, used) = time::hms_at(clock)?;
     let naive = date.and_hms_milli_opt(hour, minute, second, millis)?;
@@ -180,7 +180,11 @@ fn head_time(head: &str, context: &TimeContext) -> Option<Timestamp> {
 /// break at its commas): (message without it, the representation, text after it).
 fn split_representation(message: &str) -> (&str, Option<Cow<'_, str>>, &str) {
     const KEY: &str = ", representation=";
-    let Some(at) = message.find(KEY) else {
+    // Searched in every line: the searcher is built once.
+    static FINDER: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
+        std::sync::OnceLock::new();
+    let finder = FINDER.get_or_init(|| memchr::memmem::Finder::new(KEY));
+    let Some(at) = finder.find(message.as_bytes()) else {
         return (message, None, "");
     };
     let value_start = at + KEY.len();
