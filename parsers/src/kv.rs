@@ -112,6 +112,42 @@ pub fn unescape(text: &str) -> String {
     out
 }
 
+/// Declares a struct of the values of the keys a parser reads, one `Option` per key, and its
+/// `read`, which fills it in one pass over a line's `(key, value)` pairs — no map and no
+/// search of the pairs per key. `keep first` keeps each key's first value, `keep last` its
+/// last (as collecting into a map would).
+macro_rules! known_keys {
+    ($name:ident<$lt:lifetime, $value:ty>, keep $keep:ident, { $($field:ident = $key:literal),* $(,)? }) => {
+        #[derive(Default)]
+        struct $name<$lt> {
+            $($field: Option<$value>,)*
+        }
+
+        impl<$lt> $name<$lt> {
+            fn read(pairs: impl IntoIterator<Item = (&$lt str, $value)>) -> Self {
+                let mut keys = Self::default();
+                for (key, value) in pairs {
+                    let slot = match key {
+                        $($key => &mut keys.$field,)*
+                        _ => continue,
+                    };
+                    $crate::kv::known_keys!(@keep $keep, slot, value);
+                }
+                keys
+            }
+        }
+    };
+    (@keep first, $slot:ident, $value:ident) => {
+        if $slot.is_none() {
+            *$slot = Some($value);
+        }
+    };
+    (@keep last, $slot:ident, $value:ident) => {
+        *$slot = Some($value);
+    };
+}
+pub(crate) use known_keys;
+
 /// The first value of `key` among `pairs`.
 pub fn get<'p>(pairs: &'p [Pair<'_>], key: &str) -> Option<&'p str> {
     pairs

@@ -47,34 +47,8 @@ fn sniff(text: &str, _file_name: &str) -> bool {
     text.starts_with("level=") && memmem::find(text.as_bytes(), b" event=org.dcache.").is_some()
 }
 
-/// The values of the keys this parser reads, each key's first: read in one pass over the
-/// line's pairs rather than one search of them per key.
-macro_rules! keys {
-    ($($field:ident = $key:literal),* $(,)?) => {
-        #[derive(Default)]
-        struct Keys<'a> {
-            $($field: Option<Cow<'a, str>>,)*
-        }
-
-        impl<'a> Keys<'a> {
-            fn read(text: &'a str) -> Self {
-                let mut keys = Keys::default();
-                for pair in common::netlogger_pairs(text) {
-                    let slot = match pair.key {
-                        $($key => &mut keys.$field,)*
-                        _ => continue,
-                    };
-                    if slot.is_none() {
-                        *slot = Some(pair.value);
-                    }
-                }
-                keys
-            }
-        }
-    };
-}
-
-keys! {
+// The keys this parser reads, each key's first value.
+crate::kv::known_keys!(Keys<'a, Cow<'a, str>>, keep first, {
     event = "event",
     ts = "ts",
     session = "session",
@@ -101,7 +75,7 @@ keys! {
     response = "response",
     error_code = "error.code",
     error_msg = "error.msg",
-}
+});
 
 /// A key's value; an empty value reads as absent.
 fn get<'k>(value: &'k Option<Cow<'_, str>>) -> Option<&'k str> {
@@ -186,7 +160,8 @@ impl LineParser for Parser {
         if !line.text.starts_with("level=") {
             return Feed::NotMine;
         }
-        let keys = Keys::read(line.text);
+        let keys =
+            Keys::read(common::netlogger_pairs(line.text).map(|pair| (pair.key, pair.value)));
         let Some(name) = get(&keys.event).filter(|name| name.starts_with("org.dcache.")) else {
             return Feed::NotMine;
         };
@@ -427,9 +402,8 @@ mod tests {
 
     #[test]
     fn keys_take_their_first_value_and_empty_values_read_as_absent() {
-        let keys = Keys::read(
-            r#"level=INFO session=a path= other=x session=b error.msg="no \"way\"" path=/p"#,
-        );
+        let line = r#"level=INFO session=a path= other=x session=b error.msg="no \"way\"" path=/p"#;
+        let keys = Keys::read(common::netlogger_pairs(line).map(|pair| (pair.key, pair.value)));
         assert_eq!(get(&keys.session), Some("a"));
         assert_eq!(get(&keys.path), None);
         assert_eq!(get(&keys.error_msg), Some(r#"no "way""#));

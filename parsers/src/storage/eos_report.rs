@@ -17,8 +17,6 @@
 //! else `ok`. A deletion record's time is `del_ts` when present (older FSTs give none).
 //! `sec.app`, `fid` and the TPC keys stay in `raw`.
 
-use std::collections::HashMap;
-
 use crate::event::{action, outcome, Event, Service, Timestamp};
 use crate::parser::{Context, Feed, Format, Line, LineParser};
 use crate::storage::xrootd_tident;
@@ -40,27 +38,48 @@ fn sniff(text: &str, _file_name: &str) -> bool {
         && (text.contains("&path=") || text.contains("&sec.app=") || text.contains("&fid="))
 }
 
-fn record(text: &str) -> HashMap<&str, &str> {
-    text.split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .collect()
+// The keys this parser reads; a key given twice keeps its last value.
+crate::kv::known_keys!(Record<'a, &'a str>, keep last, {
+    application = "sec.app",
+    path = "path",
+    log = "log",
+    read_bytes = "rb",
+    written_bytes = "wb",
+    deleted_size = "dsize",
+    deleted_seconds = "del_ts",
+    deleted_nanos = "del_tns",
+    open_seconds = "ots",
+    open_millis = "otms",
+    close_seconds = "cts",
+    close_millis = "ctms",
+    read_errors = "ior_err",
+    write_errors = "iow_err",
+    delete_on_close = "delete_on_close",
+    host = "sec.host",
+    tident = "td",
+    name = "sec.name",
+    protocol = "sec.prot",
+});
+
+fn record(text: &str) -> Record<'_> {
+    Record::read(text.split('&').filter_map(|pair| pair.split_once('=')))
 }
 
-fn number(fields: &HashMap<&str, &str>, key: &str) -> Option<u64> {
-    fields.get(key).and_then(|value| value.parse().ok())
+fn number(value: Option<&str>) -> Option<u64> {
+    value.and_then(|value| value.parse().ok())
 }
 
-/// `<seconds key>` + `<milliseconds key>` as an instant.
-fn instant(fields: &HashMap<&str, &str>, seconds: &str, millis: &str) -> Option<Timestamp> {
-    let seconds = i64::try_from(number(fields, seconds)?).ok()?;
-    let millis = number(fields, millis).unwrap_or(0).min(999) as i64;
+/// `seconds` + `millis` as an instant.
+fn instant(seconds: Option<&str>, millis: Option<&str>) -> Option<Timestamp> {
+    let seconds = i64::try_from(number(seconds)?).ok()?;
+    let millis = number(millis).unwrap_or(0).min(999) as i64;
     Some(Timestamp(seconds.checked_mul(1000)?.checked_add(millis)?))
 }
 
-/// `<seconds key>` + `<nanoseconds key>` as an instant.
-fn instant_nanos(fields: &HashMap<&str, &str>, seconds: &str, nanos: &str) -> Option<Timestamp> {
-    let seconds = i64::try_from(number(fields, seconds)?).ok()?;
-    let millis = (number(fields, nanos).unwrap_or(0) / 1_000_000).min(999) as i64;
+/// `seconds` + `nanos` as an instant.
+fn instant_nanos(seconds: Option<&str>, nanos: Option<&str>) -> Option<Timestamp> {
+    let seconds = i64::try_from(number(seconds)?).ok()?;
+    let millis = (number(nanos).unwrap_or(0) / 1_000_000).min(999) as i64;
     Some(Timestamp(seconds.checked_mul(1000)?.checked_add(millis)?))
 }
 
@@ -73,22 +92,22 @@ impl LineParser for Parser {
             return Feed::NotMine;
         }
         let fields = record(text);
-        let application = fields.get("sec.app").copied().unwrap_or("");
+        let application = fields.application.unwrap_or("");
         let deletion = matches!(application, "deletion" | "rm" | "recycle");
-        let path = fields.get("path").copied().unwrap_or("");
+        let path = fields.path.unwrap_or("");
         if path.is_empty() && !deletion {
             return Feed::Malformed;
         }
         let mut event = line.event(FORMAT.id, FORMAT.service);
         event.path = path.to_string();
-        event.session_id = fields.get("log").copied().unwrap_or("").to_string();
-        let read = number(&fields, "rb");
-        let written = number(&fields, "wb");
+        event.session_id = fields.log.unwrap_or("").to_string();
+        let read = number(fields.read_bytes);
+        let written = number(fields.written_bytes);
         if deletion {
             event.action = action::FILE_DELETE.into();
-            event.bytes = number(&fields, "dsize");
+            event.bytes = number(fields.deleted_size);
             event.outcome = outcome::OK.into();
-            if let Some(time) = instant_nanos(&fields, "del_ts", "del_tns") {
+            if let Some(time) = instant_nanos(fields.deleted_seconds, fields.deleted_nanos) {
                 event.time = Some(time);
             }
         } else {
@@ -103,39 +122,30 @@ impl LineParser for Parser {
             }
             .into();
             event.bytes = if wrote { written } else { read };
-            let opened = instant(&fields, "ots", "otms");
-            let closed = instant(&fields, "cts", "ctms");
+            let opened = instant(fields.open_seconds, fields.open_millis);
+            let closed = instant(fields.close_seconds, fields.close_millis);
             if let Some(time) = closed.or(opened) {
                 event.time = Some(time);
             }
             if let (Some(opened), Some(closed)) = (opened, closed) {
                 event.duration_ms = u64::try_from(closed.millis() - opened.millis()).ok();
             }
-            let failed = number(&fields, "ior_err").unwrap_or(0) > 0
-                || number(&fields, "iow_err").unwrap_or(0) > 0
-                || fields.get("delete_on_close") == Some(&"1");
+            let failed = number(fields.read_errors).unwrap_or(0) > 0
+                || number(fields.write_errors).unwrap_or(0) > 0
+                || fields.delete_on_close == Some("1");
             event.outcome = if failed { outcome::FAIL } else { outcome::OK }.into();
         }
-        let client = fields
-            .get("sec.host")
-            .copied()
-            .filter(|host| !host.is_empty())
-            .or_else(|| {
-                fields
-                    .get("td")
-                    .and_then(|td| xrootd_tident::parse(td))
-                    .map(|tident| tident.host)
-            });
+        let client = fields.host.filter(|host| !host.is_empty()).or_else(|| {
+            fields
+                .tident
+                .and_then(xrootd_tident::parse)
+                .map(|tident| tident.host)
+        });
         if let Some(host) = client {
             xrootd_tident::fill_client(&mut event, host);
         }
-        event.local_user = fields.get("sec.name").copied().unwrap_or("").to_string();
-        event.protocol = fields
-            .get("sec.prot")
-            .copied()
-            .unwrap_or("")
-            .to_string()
-            .into();
+        event.local_user = fields.name.unwrap_or("").to_string();
+        event.protocol = fields.protocol.unwrap_or("").to_string().into();
         out.push(event);
         Feed::Parsed
     }
@@ -188,6 +198,14 @@ mod tests {
         assert_eq!(event.duration_ms, Some(1_500));
         // No sec.host: the tident's host, an address.
         assert_eq!(event.client_ip, "2001:db8::5");
+    }
+
+    #[test]
+    fn a_key_given_twice_keeps_its_last_value() {
+        let events =
+            parse("log=abc&path=/eos/first&ots=1&otms=0&rb=5&wb=0&path=/eos/second&rb=7&odd&=x");
+        assert_eq!(events[0].path, "/eos/second");
+        assert_eq!(events[0].bytes, Some(7));
     }
 
     #[test]
