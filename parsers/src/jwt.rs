@@ -284,13 +284,36 @@ fn redact_unfiltered(line: &str) -> Redacted<'_> {
     Redacted { text, tokens }
 }
 
+/// Searchers for the markers the passes look for, built once: building one costs more than
+/// searching a line.
+struct Finders {
+    jwt: memchr::memmem::Finder<'static>,
+    bearer: memchr::memmem::Finder<'static>,
+    vault: [memchr::memmem::Finder<'static>; 3],
+    /// One per [`SECRET_KEYS`] entry, in its order.
+    keys: Vec<memchr::memmem::Finder<'static>>,
+}
+
+fn finders() -> &'static Finders {
+    static FINDERS: std::sync::OnceLock<Finders> = std::sync::OnceLock::new();
+    FINDERS.get_or_init(|| Finders {
+        jwt: memchr::memmem::Finder::new(b"eyJ"),
+        bearer: memchr::memmem::Finder::new(b"bearer"),
+        vault: [b"hvs.", b"hvb.", b"hvr."].map(|prefix| memchr::memmem::Finder::new(prefix)),
+        keys: SECRET_KEYS
+            .iter()
+            .map(|key| memchr::memmem::Finder::new(key.as_bytes()))
+            .collect(),
+    })
+}
+
 /// Pass 1: `eyJ<header>.<payload>.<signature>` anywhere.
 fn redact_jwts<'a>(line: &'a str, tokens: &mut Vec<FoundToken>) -> Cow<'a, str> {
     let bytes = line.as_bytes();
     let mut out = String::new();
     let mut copied = 0;
     let mut search_from = 0;
-    while let Some(found) = memchr::memmem::find(&bytes[search_from..], b"eyJ") {
+    while let Some(found) = finders().jwt.find(&bytes[search_from..]) {
         let start = search_from + found;
         search_from = start + 3;
         // Inside a longer word, unless that word ends in a percent escape (`Bearer%20eyJ…`).
@@ -377,7 +400,7 @@ fn redact_after_markers(line: &str, tokens: &mut Vec<FoundToken>) -> Option<Stri
         }
     };
     let mut from = 0;
-    while let Some(found) = memchr::memmem::find(&lower_bytes[from..], b"bearer") {
+    while let Some(found) = finders().bearer.find(&lower_bytes[from..]) {
         let at = from + found;
         from = at + 6;
         let rest = &bytes[at + 6..];
@@ -392,19 +415,19 @@ fn redact_after_markers(line: &str, tokens: &mut Vec<FoundToken>) -> Option<Stri
         }
     }
     // Vault/OpenBao service, batch and recovery tokens wherever they stand.
-    for prefix in [&b"hvs."[..], b"hvb.", b"hvr."] {
+    for prefix in &finders().vault {
         let mut from = 0;
-        while let Some(found) = memchr::memmem::find(&bytes[from..], prefix) {
+        while let Some(found) = prefix.find(&bytes[from..]) {
             let at = from + found;
-            from = at + prefix.len();
+            from = at + prefix.needle().len();
             if at == 0 || !is_secret_char(bytes[at - 1]) {
                 push_value(at);
             }
         }
     }
-    for key in SECRET_KEYS {
+    for (key, finder) in SECRET_KEYS.iter().zip(&finders().keys) {
         let mut from = 0;
-        while let Some(found) = memchr::memmem::find(&lower_bytes[from..], key.as_bytes()) {
+        while let Some(found) = finder.find(&lower_bytes[from..]) {
             let at = from + found;
             from = at + key.len();
             if at > 0

@@ -20,6 +20,8 @@
 //!
 //! Other messages are kept as events of this format without an action.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use crate::event::{action, outcome, Event, Service, Timestamp};
@@ -61,7 +63,7 @@ fn sniff(text: &str, _file_name: &str) -> bool {
 
 /// The header pairs and the message after them.
 struct Header<'a> {
-    pairs: Vec<(&'a str, String)>,
+    pairs: Vec<(&'a str, Cow<'a, str>)>,
     message: &'a str,
 }
 
@@ -70,7 +72,7 @@ impl Header<'_> {
         self.pairs
             .iter()
             .find(|(name, _)| *name == key)
-            .map(|(_, value)| value.as_str())
+            .map(|(_, value)| value.as_ref())
             .unwrap_or("")
     }
 
@@ -99,7 +101,7 @@ fn header(text: &str) -> Header<'_> {
             break;
         }
         let (value, next) = kv::value_at(text, index + equals + 1);
-        pairs.push((key, value.into_owned()));
+        pairs.push((key, value));
         index = next;
     }
     Header {
@@ -287,7 +289,11 @@ impl LineParser for Parser {
         }
         let stamp_time = parts.to_utc(&self.time);
         let message = header.message;
-        if message.contains("failed token authz") {
+        // Searched in every line: the searcher is built once.
+        static DENIED: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
+            std::sync::OnceLock::new();
+        let denied = DENIED.get_or_init(|| memchr::memmem::Finder::new("failed token authz"));
+        if denied.find(message.as_bytes()).is_some() {
             let mut event = self.base_event(line, &header, stamp_time);
             event.action = action::AUTHZ_DENY.into();
             event.outcome = outcome::FAIL.into();
