@@ -299,7 +299,7 @@ fn finders() -> &'static Finders {
     FINDERS.get_or_init(|| Finders {
         jwt: memchr::memmem::Finder::new(b"eyJ"),
         bearer: memchr::memmem::Finder::new(b"bearer"),
-        vault: [b"hvs.", b"hvb.", b"hvr."].map(|prefix| memchr::memmem::Finder::new(prefix)),
+        vault: [b"hvs.", b"hvb.", b"hvr."].map(memchr::memmem::Finder::new),
         keys: SECRET_KEYS
             .iter()
             .map(|key| memchr::memmem::Finder::new(key.as_bytes()))

@@ -135,3 +135,15 @@ impl std::fmt::Debug for Format {
         f.debug_struct("Format").field("id", &self.id).finish()
     }
 }
+
+/// A substring searcher for a fixed needle, built on first use and kept (one per call site):
+/// `str::find` and `memmem::find` build one per call, which costs more than searching a
+/// short line.
+macro_rules! finder {
+    ($needle:expr) => {{
+        static FINDER: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
+            std::sync::OnceLock::new();
+        FINDER.get_or_init(|| memchr::memmem::Finder::new($needle))
+    }};
+}
+pub(crate) use finder;

@@ -106,15 +106,18 @@ impl LineParser for Parser {
             }
             event.host = json_text(&value, "hostName").to_string();
             message = Cow::Owned(json_text(&value, "message").to_string());
-        } else if let Some(at) = text.find(CATEGORY) {
+        } else if let Some(at) = crate::parser::finder!(CATEGORY).find(text.as_bytes()) {
             let head = &text[..at];
             let tail = &text[at + CATEGORY.len()..];
             // The thread name may hold spaces and parentheses (`default task-147`): the message
             // starts after the `) ` that precedes the event's first key.
-            let start = [") type=", ") operationType="]
-                .iter()
-                .filter_map(|marker| tail.find(marker))
-                .min();
+            let start = [
+                crate::parser::finder!(") type="),
+                crate::parser::finder!(") operationType="),
+            ]
+            .iter()
+            .filter_map(|marker| marker.find(tail.as_bytes()))
+            .min();
             let Some(start) = start else {
                 return Feed::Malformed;
             };
@@ -180,11 +183,7 @@ fn head_time(head: &str, context: &TimeContext) -> Option<Timestamp> {
 /// break at its commas): (message without it, the representation, text after it).
 fn split_representation(message: &str) -> (&str, Option<Cow<'_, str>>, &str) {
     const KEY: &str = ", representation=";
-    // Searched in every line: the searcher is built once.
-    static FINDER: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
-        std::sync::OnceLock::new();
-    let finder = FINDER.get_or_init(|| memchr::memmem::Finder::new(KEY));
-    let Some(at) = finder.find(message.as_bytes()) else {
+    let Some(at) = crate::parser::finder!(KEY).find(message.as_bytes()) else {
         return (message, None, "");
     };
     let value_start = at + KEY.len();

@@ -149,7 +149,7 @@ fn parse_record(text: &str) -> Option<Record<'_>> {
     let mut rest = rest.trim_start();
     if let Some(owner_block) = rest.strip_prefix("[\"") {
         // `["<owner>":<uid>:<gid>:<client chain>]`; the owner may be a DN with `:` and `]`.
-        let owner_end = owner_block.find("\":")?;
+        let owner_end = crate::parser::finder!("\":").find(owner_block.as_bytes())?;
         record.owner = Some(&owner_block[..owner_end]);
         let after_owner = &owner_block[owner_end + 2..];
         let close = after_owner.find(']')?;
@@ -165,7 +165,7 @@ fn parse_record(text: &str) -> Option<Record<'_>> {
     record.file_size = size.parse().ok();
     // The path may hold `]`; it ends at the first `] `.
     let after_file = after_file.trim_start().strip_prefix('[')?;
-    let path_end = after_file.find("] ")?;
+    let path_end = crate::parser::finder!("] ").find(after_file.as_bytes())?;
     record.path = &after_file[..path_end];
     let tail = &after_file[path_end + 2..];
     let (rc_start, rc, message) = rc_block(tail)?;
@@ -269,9 +269,9 @@ impl LineParser for Parser {
                 event.session_id = session.to_string();
             }
         }
-        if let Some(protocol) = record.protocol {
-            let info = common::protocol_info(protocol);
-            event.protocol = info.protocol.into();
+        let info = record.protocol.map(common::protocol_info);
+        if let Some(info) = &info {
+            event.protocol = info.protocol.clone();
             common::set_client(&mut event, &info.client);
             if !info.remote_url.is_empty() {
                 if let Some((_, rest)) = info.remote_url.split_once("://") {
@@ -295,9 +295,9 @@ impl LineParser for Parser {
                     action::FILE_READ
                 };
                 let p2p = record.initiator.is_some_and(|i| i.starts_with("pool:"));
-                let tpc = record
-                    .protocol
-                    .is_some_and(|p| !common::protocol_info(p).remote_url.is_empty());
+                let tpc = info
+                    .as_ref()
+                    .is_some_and(|info| !info.remote_url.is_empty());
                 if let Some(door) = record
                     .initiator
                     .and_then(|i| i.strip_prefix("door:"))

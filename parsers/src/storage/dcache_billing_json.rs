@@ -161,7 +161,7 @@ impl LineParser for Parser {
         }
         if let Some(info) = record.get("protocolInfo") {
             if let Some(protocol) = text(info, "protocol") {
-                event.protocol = common::protocol_name(protocol).into();
+                event.protocol = common::protocol_name(protocol);
             }
             if let Some(host) = text(info, "host") {
                 common::set_client(&mut event, common::split_socket(host).0);

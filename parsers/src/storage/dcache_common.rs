@@ -271,22 +271,35 @@ pub fn apply_webdav(event: &mut Event, method: &str, code: Option<u16>) {
 
 /// Protocol name of a dCache `ProtocolInfo` (`Https-1.1`, `Xrootd-5.0`, `GFtp-2.0`,
 /// `RemoteHttpsDataTransfer-1.1`) in the event's vocabulary (`https`, `xrootd`, `gsiftp`).
-pub fn protocol_name(info: &str) -> String {
+pub fn protocol_name(info: &str) -> Label {
+    /// dCache's names and the event's, compared ignoring case.
+    const NAMES: [(&str, &str); 11] = [
+        ("https", "https"),
+        ("http", "http"),
+        ("xrootd", "xrootd"),
+        ("dcap", "dcap"),
+        ("gftp", "gsiftp"),
+        ("remotegsiftptransfer", "gsiftp"),
+        ("remotehttpsdatatransfer", "https"),
+        ("remotehttpdatatransfer", "http"),
+        ("nfs4", "nfs"),
+        ("nfsv41", "nfs"),
+        ("nfs", "nfs"),
+    ];
     let name = info.split(['-', ':', ' ']).next().unwrap_or(info);
-    let lower = name.to_ascii_lowercase();
-    match lower.as_str() {
-        "gftp" | "remotegsiftptransfer" => "gsiftp".to_string(),
-        "remotehttpsdatatransfer" => "https".to_string(),
-        "remotehttpdatatransfer" => "http".to_string(),
-        "nfs4" | "nfsv41" | "nfs" => "nfs".to_string(),
-        _ => lower,
+    match NAMES
+        .iter()
+        .find(|(known, _)| known.eq_ignore_ascii_case(name))
+    {
+        Some((_, protocol)) => Label::from(*protocol),
+        None => name.to_ascii_lowercase().into(),
     }
 }
 
 /// What a billing `{protocol}` block says about the remote end.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ProtocolInfo {
-    pub protocol: String,
+    pub protocol: Label,
     /// Client IP (or name) of the transfer.
     pub client: String,
     /// The remote URL of a third-party copy (`<ver>:<url>`).

@@ -289,11 +289,10 @@ impl LineParser for Parser {
         }
         let stamp_time = parts.to_utc(&self.time);
         let message = header.message;
-        // Searched in every line: the searcher is built once.
-        static DENIED: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
-            std::sync::OnceLock::new();
-        let denied = DENIED.get_or_init(|| memchr::memmem::Finder::new("failed token authz"));
-        if denied.find(message.as_bytes()).is_some() {
+        if crate::parser::finder!("failed token authz")
+            .find(message.as_bytes())
+            .is_some()
+        {
             let mut event = self.base_event(line, &header, stamp_time);
             event.action = action::AUTHZ_DENY.into();
             event.outcome = outcome::FAIL.into();
