@@ -74,7 +74,7 @@ pub fn remote_user(user: &str) -> RemoteUser {
         };
     }
     let bytes = user.as_bytes();
-    let url_at = memmem::find_iter(bytes, b"@").find(|&at| {
+    let url_at = memchr::memchr_iter(b'@', bytes).find(|&at| {
         user[at + 1..].starts_with("https://") || user[at + 1..].starts_with("http://")
     });
     match url_at {
@@ -126,14 +126,16 @@ fn parse_access(text: &str) -> Option<Access<'_>> {
     // `"USER" TS "UUID" "METHOD PATH PROTO"`: the user ends at the first `" ` that is followed
     // by a timestamp and ` "`.
     let body = quoted.strip_prefix('"')?.strip_suffix('"')?;
-    let (user, time, after_time) = memmem::find_iter(body.as_bytes(), b"\" ").find_map(|at| {
+    let quote_space = crate::parser::finder!(b"\" ");
+    let (user, time, after_time) = quote_space.find_iter(body.as_bytes()).find_map(|at| {
         let after = &body[at + 2..];
         let (stamp, rest) = after.split_once(' ')?;
         let time = common::parse_offset_time(stamp)?;
         let rest = rest.strip_prefix('"')?;
         Some((&body[..at], time, rest))
     })?;
-    let (request_id, request) = after_time.split_once("\" \"")?;
+    let between = crate::parser::finder!(b"\" \"").find(after_time.as_bytes())?;
+    let (request_id, request) = (&after_time[..between], &after_time[between + 3..]);
     let (method, rest) = request.split_once(' ')?;
     let path = match rest.rsplit_once(' ') {
         Some((path, protocol)) if protocol.starts_with("HTTP/") => path,
