@@ -55,24 +55,10 @@ impl<'a> Iterator for NetPairs<'a> {
             let key = &text[key_start..index];
             index += 1;
             let value = if bytes.get(index) == Some(&b'"') {
-                let start = index + 1;
-                let mut cursor = start;
-                let mut escaped = false;
-                while cursor < bytes.len() && bytes[cursor] != b'"' {
-                    if bytes[cursor] == b'\\' {
-                        escaped = true;
-                        cursor += 1;
-                    }
-                    cursor += 1;
-                }
-                let end = cursor.min(bytes.len());
-                let inner = &text[start..end];
-                index = end + 1;
-                if escaped {
-                    Cow::Owned(crate::kv::unescape(inner))
-                } else {
-                    Cow::Borrowed(inner)
-                }
+                // Quoted as `crate::kv` reads double quotes; a `'` starts a bare value here.
+                let (value, next) = crate::kv::value_at(text, index);
+                index = next;
+                value
             } else {
                 let start = index;
                 index = memchr::memchr(b' ', &bytes[index..]).map_or(bytes.len(), |at| index + at);
