@@ -442,6 +442,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn labels_kept_or_copied_read_compare_hash_and_serialise_alike() {
+        let kept = Label::from(action::FILE_READ);
+        let copied = Label::from(action::FILE_READ.to_string());
+        assert_eq!(kept, copied);
+        assert_eq!(kept, "file.read");
+        assert_eq!("file.read", kept);
+        assert_eq!(kept, *"file.read");
+        assert_eq!(copied.as_str(), "file.read");
+        let set: std::collections::HashSet<Label> = [kept.clone(), copied.clone()].into();
+        assert_eq!(set.len(), 1);
+        assert!(set.contains("file.read"));
+        assert_eq!(serde_json::to_string(&kept).unwrap(), r#""file.read""#);
+        let read: Label = serde_json::from_str(r#""file.read""#).unwrap();
+        assert_eq!(read, kept);
+        let (first, second) = (Label::from("a"), Label::from("b".to_string()));
+        assert!(first < second);
+        assert_eq!(format!("{kept} {kept:?}"), r#"file.read "file.read""#);
+        let mut cleared = copied;
+        cleared.clear();
+        assert!(cleared.is_empty() && cleared == Label::default());
+    }
+
+    #[test]
     fn serialises_every_contract_field_even_when_empty() {
         let event = Event::new("iam-audit", Service::Issuer);
         let json = serde_json::to_value(&event).unwrap();
