@@ -3,7 +3,7 @@
 //! (`20250304101508Z`, UTC), `Arc::Time` (`2025-03-04 10:15:08`, local), and the ARC job id in
 //! a control file's name (`job.<id>.local`, `<id>.diag`, ARC 7 `jobs/7af/e2f/f94/787/local`).
 
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{NaiveDateTime, NaiveTime};
 
 use crate::event::{Event, Timestamp};
 use crate::time::TimeContext;
@@ -78,7 +78,7 @@ pub fn mds_time(text: &str) -> Option<Timestamp> {
 /// `YYYY-MM-DD HH:MM:SS` at the start of `text`, in the log's zone: (time, rest of the line).
 pub fn arc_time<'a>(text: &'a str, context: &TimeContext) -> Option<(Timestamp, &'a str)> {
     let stamp = text.get(..19)?;
-    let date = NaiveDate::parse_from_str(stamp.get(..10)?, "%Y-%m-%d").ok()?;
+    let date = crate::time::date_at(stamp)?;
     if stamp.as_bytes().get(10) != Some(&b' ') {
         return None;
     }

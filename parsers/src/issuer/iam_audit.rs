@@ -184,7 +184,7 @@ fn spring_prefix(input: &str) -> IResult<&str, &str> {
 
 /// The prefix time: local in the context zone, or with the Spring Boot 3 offset.
 fn prefix_time(stamp: &str, context: &TimeContext) -> Option<Timestamp> {
-    let date = chrono::NaiveDate::parse_from_str(stamp.get(..10)?, "%Y-%m-%d").ok()?;
+    let date = time::date_at(stamp)?;
     let clock = stamp.get(11..)?;
     let (hour, minute, second, millis, used) = time::hms_at(clock)?;
     let naive = date.and_hms_milli_opt(hour, minute, second, millis)?;
