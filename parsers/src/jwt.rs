@@ -219,41 +219,37 @@ const SECRET_KEYS: &[&str] = &[
 /// Cheap test: could this line hold a secret at all? Looks for the markers the passes below
 /// look for, in a lower-cased copy of the line, since those passes ignore ASCII case for the
 /// key names and `Bearer` (the JWT and Vault prefixes, matched exactly below, then only let a
-/// few more lines through). One multi-pattern (SIMD) search over the copy: `_token` stands
-/// for every `…_token` key.
+/// few more lines through). One multi-pattern (SIMD) search over the copy. A key name counts
+/// only where the key pass would read it — not inside a longer word (IAM's
+/// `UsernamePasswordAuthenticationToken`, on most of its lines, is no `password` key).
 pub fn may_hold_secret(line: &str) -> bool {
     // Every line passes here: the searcher is built once, not once per line.
     static MARKERS: std::sync::OnceLock<aho_corasick::AhoCorasick> = std::sync::OnceLock::new();
     thread_local! {
         static LOWER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
+    /// Markers whose every occurrence counts; the key names of [`SECRET_KEYS`] follow them.
+    const ANYWHERE: [&str; 5] = ["eyj", "bearer", "hvs.", "hvb.", "hvr."];
     let markers = MARKERS.get_or_init(|| {
-        let needles = [
-            "eyj",
-            "bearer",
-            "hvs.",
-            "hvb.",
-            "hvr.",
-            "_token",
-            "token_value",
-            "client_secret",
-            "authz",
-            "password",
-            "accessor",
-        ];
-        debug_assert!(SECRET_KEYS
-            .iter()
-            .all(|key| needles.iter().any(|needle| key.contains(needle))));
-        // Leftmost matching: the packed (Teddy) searcher serves that kind only.
+        // Leftmost matching: the packed (Teddy) searcher serves that kind only. A key
+        // match inside a longer word hides no other match that could count (the module
+        // test `a_key_inside_a_word_hides_no_marker` says why).
         aho_corasick::AhoCorasick::builder()
             .match_kind(aho_corasick::MatchKind::LeftmostFirst)
-            .build(needles)
+            .build(ANYWHERE.iter().chain(SECRET_KEYS))
             .expect("fixed, valid needles")
     });
     LOWER.with_borrow_mut(|lower| {
         lower.clear();
-        lower.extend(line.bytes().map(|byte| byte.to_ascii_lowercase()));
-        let found = markers.is_match(lower.as_slice());
+        lower.extend_from_slice(line.as_bytes());
+        lower.make_ascii_lowercase();
+        let found = markers.find_iter(lower.as_slice()).any(|found| {
+            let at = found.start();
+            // The key pass's own rule: a key preceded by a word byte is part of that word.
+            found.pattern().as_usize() < ANYWHERE.len()
+                || at == 0
+                || !(lower[at - 1].is_ascii_alphanumeric() || lower[at - 1] == b'_')
+        });
         if lower.capacity() > 1 << 20 {
             // A huge line: do not keep its buffer for the rest of the thread's life.
             *lower = Vec::new();
@@ -514,6 +510,30 @@ mod tests {
         )
     }
 
+    /// Key names count only at the start of a word, as the key pass reads them. A key
+    /// found inside a word is all letters and `_`, so any other key starting inside it is
+    /// inside a word too, and the other markers cannot start inside one where a pass would
+    /// act: no key name ends in `b` or `h`, and an `eyJ` after a key's letters is inside a
+    /// word for the JWT pass. Lines of each case: the pre-filter's verdict, and the
+    /// redaction it leads to is the unfiltered one.
+    #[test]
+    fn a_key_inside_a_word_hides_no_marker() {
+        for (line, may_hold) in [
+            ("[\"UsernamePasswordAuthenticationToken\"]", false),
+            ("xpassword=hunter2", false),
+            ("password=hunter2", true),
+            ("Password: hunter2", true),
+            ("xaccess_token=1 refresh_token=2", true),
+            ("my_client_secret=1", false),
+            ("xtoken_valueyJhbGciOiJSUzI1NiJ9", false),
+            ("xbearer abc", true),
+            ("id=hvs.CAESIJ", true),
+        ] {
+            assert_eq!(may_hold_secret(line), may_hold, "{line}");
+            assert_eq!(redact(line).text, redact_unfiltered(line).text, "{line}");
+        }
+    }
+
     #[test]
     fn redacts_jwt_signature_and_decodes_claims() {
         let token = sample_token();
@@ -715,12 +735,29 @@ mod properties {
 
         #[test]
         fn the_pre_filter_lets_through_every_line_the_passes_would_change(
-            line in "(eyJ|EYJ|[A-Za-z0-9_-]{1,12}|\\.|[Bb][Ee][Aa][Rr][Ee][Rr]|%20| |=|:|\"|[Aa]ccess_[Tt]oken|ACCESS_TOKEN|[Pp]ass[Ww]ord|PASSWORD|[Cc]lient_[Ss]ecret|[Tt]oken_[Vv]alue|[Aa]uthz|AUTHZ|[Aa]ccessor|hv[sbr]\\.|HVS\\.){0,40}"
+            line in "(eyJ|EYJ|[A-Za-z0-9_-]{1,12}|\\.|[Bb][Ee][Aa][Rr][Ee][Rr]|%20| |=|:|\"|[Aa]ccess_[Tt]oken|ACCESS_TOKEN|(refresh|id|client|subject|bearer|Refresh|ID)_(token|TOKEN)|client_token_accessor|[Pp]ass[Ww]ord|PASSWORD|[Cc]lient_[Ss]ecret|[Tt]oken_[Vv]alue|[Aa]uthz|AUTHZ|[Aa]ccessor|hv[sbr]\\.|HVS\\.){0,40}"
         ) {
             let filtered = redact(&line);
             let unfiltered = redact_unfiltered(&line);
             prop_assert_eq!(&filtered.text, &unfiltered.text);
             prop_assert_eq!(filtered.tokens.len(), unfiltered.tokens.len());
+        }
+
+        #[test]
+        fn the_pre_filter_lets_through_every_line_a_key_pass_would_change(
+            before in "[ -~]{0,3}",
+            key in proptest::sample::select(SECRET_KEYS),
+            upper in any::<bool>(),
+            separator in proptest::sample::select(vec!["=", ": ", "\":\"", " = ", "='"]),
+            value in "[A-Za-z0-9._~+/=-]{0,16}",
+            after in "[ -~]{0,4}",
+        ) {
+            // Only the key names decide when no JWT, `Bearer` or Vault marker is near.
+            let key = if upper { key.to_ascii_uppercase() } else { key.to_string() };
+            let line = format!("{before}{key}{separator}{value}{after}");
+            let filtered = redact(&line);
+            let unfiltered = redact_unfiltered(&line);
+            prop_assert_eq!(&filtered.text, &unfiltered.text, "{}", line);
         }
 
         #[test]
