@@ -248,9 +248,9 @@ impl AuditState {
     }
 
     /// An event of this format for `line`, with what the connection knows.
-    fn event(&self, line: &Line<'_>, host: &str, cid: Option<u64>, name: &str) -> Event {
+    fn event(&self, line: &Line<'_>, host: &str, cid: Option<u64>, name: &'static str) -> Event {
         let mut event = line.event(FORMAT.id, Service::Ce);
-        event.action = name.to_string().into();
+        event.action = name.into();
         if let Some(cid) = cid {
             event.session_id = self.session_id(host, cid);
             if let Some(connection) = self.connections.get(&cid) {
@@ -592,7 +592,7 @@ impl AuditState {
         line: &Line<'_>,
         host: &str,
         cid: Option<u64>,
-        name: &str,
+        name: &'static str,
         status: &str,
         out: &mut Vec<Event>,
     ) -> Feed {

@@ -210,12 +210,12 @@ impl Parser {
         self.submitted = false;
     }
 
-    fn event(&self, line: &Line<'_>, time: Option<Timestamp>, name: &str) -> Event {
+    fn event(&self, line: &Line<'_>, time: Option<Timestamp>, name: &'static str) -> Event {
         let mut event = line.event(FORMAT.id, FORMAT.service);
         if time.is_some() {
             event.time = time;
         }
-        event.action = name.to_string().into();
+        event.action = name.into();
         event
     }
 

@@ -373,12 +373,12 @@ impl Parser {
         }
     }
 
-    fn event(&self, line: &Line<'_>, time: Option<Timestamp>, name: &str) -> Event {
+    fn event(&self, line: &Line<'_>, time: Option<Timestamp>, name: &'static str) -> Event {
         let mut event = line.event(FORMAT.id, FORMAT.service);
         if time.is_some() {
             event.time = time;
         }
-        event.action = name.to_string().into();
+        event.action = name.into();
         event
     }
 
@@ -434,7 +434,7 @@ impl Parser {
         split: &Split<'_>,
         tident: &Tident<'_>,
         time: Option<Timestamp>,
-        name: &str,
+        name: &'static str,
     ) -> Event {
         let mut event = self.event(line, time, name);
         event.session_id = tident.text.to_string();
