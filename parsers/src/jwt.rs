@@ -280,26 +280,16 @@ fn redact_unfiltered(line: &str) -> Redacted<'_> {
     Redacted { text, tokens }
 }
 
-/// Searchers for the markers the passes look for, built once: building one costs more than
-/// searching a line.
-struct Finders {
-    jwt: memchr::memmem::Finder<'static>,
-    bearer: memchr::memmem::Finder<'static>,
-    vault: [memchr::memmem::Finder<'static>; 3],
-    /// One per [`SECRET_KEYS`] entry, in its order.
-    keys: Vec<memchr::memmem::Finder<'static>>,
-}
-
-fn finders() -> &'static Finders {
-    static FINDERS: std::sync::OnceLock<Finders> = std::sync::OnceLock::new();
-    FINDERS.get_or_init(|| Finders {
-        jwt: memchr::memmem::Finder::new(b"eyJ"),
-        bearer: memchr::memmem::Finder::new(b"bearer"),
-        vault: [b"hvs.", b"hvb.", b"hvr."].map(memchr::memmem::Finder::new),
-        keys: SECRET_KEYS
+/// Searchers for the key names of [`SECRET_KEYS`], in its order, built once (see
+/// [`crate::parser::finder!`], which serves the fixed markers).
+fn key_finders() -> &'static [memchr::memmem::Finder<'static>] {
+    static FINDERS: std::sync::OnceLock<Vec<memchr::memmem::Finder<'static>>> =
+        std::sync::OnceLock::new();
+    FINDERS.get_or_init(|| {
+        SECRET_KEYS
             .iter()
             .map(|key| memchr::memmem::Finder::new(key.as_bytes()))
-            .collect(),
+            .collect()
     })
 }
 
@@ -309,7 +299,7 @@ fn redact_jwts<'a>(line: &'a str, tokens: &mut Vec<FoundToken>) -> Cow<'a, str> 
     let mut out = String::new();
     let mut copied = 0;
     let mut search_from = 0;
-    while let Some(found) = finders().jwt.find(&bytes[search_from..]) {
+    while let Some(found) = crate::parser::finder!(b"eyJ").find(&bytes[search_from..]) {
         let start = search_from + found;
         search_from = start + 3;
         // Inside a longer word, unless that word ends in a percent escape (`Bearer%20eyJ…`).
@@ -396,7 +386,7 @@ fn redact_after_markers(line: &str, tokens: &mut Vec<FoundToken>) -> Option<Stri
         }
     };
     let mut from = 0;
-    while let Some(found) = finders().bearer.find(&lower_bytes[from..]) {
+    while let Some(found) = crate::parser::finder!(b"bearer").find(&lower_bytes[from..]) {
         let at = from + found;
         from = at + 6;
         let rest = &bytes[at + 6..];
@@ -411,7 +401,11 @@ fn redact_after_markers(line: &str, tokens: &mut Vec<FoundToken>) -> Option<Stri
         }
     }
     // Vault/OpenBao service, batch and recovery tokens wherever they stand.
-    for prefix in &finders().vault {
+    for prefix in [
+        crate::parser::finder!(b"hvs."),
+        crate::parser::finder!(b"hvb."),
+        crate::parser::finder!(b"hvr."),
+    ] {
         let mut from = 0;
         while let Some(found) = prefix.find(&bytes[from..]) {
             let at = from + found;
@@ -421,7 +415,7 @@ fn redact_after_markers(line: &str, tokens: &mut Vec<FoundToken>) -> Option<Stri
             }
         }
     }
-    for (key, finder) in SECRET_KEYS.iter().zip(&finders().keys) {
+    for (key, finder) in SECRET_KEYS.iter().zip(key_finders()) {
         let mut from = 0;
         while let Some(found) = finder.find(&lower_bytes[from..]) {
             let at = from + found;

@@ -448,19 +448,13 @@ pub fn hms_at(text: &str) -> Option<(u32, u32, u32, u32, usize)> {
 
 fn iso_at(text: &str, context: &TimeContext) -> Option<Timestamp> {
     let bytes = text.as_bytes();
-    if bytes.len() < 19 || bytes[4] != b'-' || bytes[7] != b'-' {
+    if bytes.len() < 19 || !(bytes[10] == b' ' || bytes[10] == b'T') {
         return None;
     }
-    let year = digits(text, 4)? as i32;
-    let month = digits(&text[5..], 2)?;
-    let day = digits(&text[8..], 2)?;
-    if !(bytes[10] == b' ' || bytes[10] == b'T') {
-        return None;
-    }
+    let date = date_at(text)?;
     let (hour, minute, second, millis, used) = hms_at(&text[11..])?;
     let zone_text = &text[11 + used..];
-    let naive = NaiveDate::from_ymd_opt(year, month, day)?
-        .and_time(NaiveTime::from_hms_milli_opt(hour, minute, second, millis)?);
+    let naive = date.and_time(NaiveTime::from_hms_milli_opt(hour, minute, second, millis)?);
     if zone_text.starts_with('Z') {
         return Some(Timestamp(naive.and_utc().timestamp_millis()));
     }

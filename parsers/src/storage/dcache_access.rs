@@ -160,8 +160,7 @@ impl LineParser for Parser {
         if !line.text.starts_with("level=") {
             return Feed::NotMine;
         }
-        let keys =
-            Keys::read(common::netlogger_pairs(line.text).map(|pair| (pair.key, pair.value)));
+        let keys = Keys::read(common::netlogger_pairs(line.text));
         let Some(name) = get(&keys.event).filter(|name| name.starts_with("org.dcache.")) else {
             return Feed::NotMine;
         };
@@ -403,7 +402,7 @@ mod tests {
     #[test]
     fn keys_take_their_first_value_and_empty_values_read_as_absent() {
         let line = r#"level=INFO session=a path= other=x session=b error.msg="no \"way\"" path=/p"#;
-        let keys = Keys::read(common::netlogger_pairs(line).map(|pair| (pair.key, pair.value)));
+        let keys = Keys::read(common::netlogger_pairs(line));
         assert_eq!(get(&keys.session), Some("a"));
         assert_eq!(get(&keys.path), None);
         assert_eq!(get(&keys.error_msg), Some(r#"no "way""#));

@@ -11,14 +11,8 @@ use chrono::DateTime;
 use crate::event::{action, outcome, Event, Label, Timestamp};
 use crate::parser::Context;
 
-/// One NetLogger pair; the value is unescaped when it was quoted.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NetPair<'a> {
-    pub key: &'a str,
-    pub value: Cow<'a, str>,
-}
-
-/// The pairs of a NetLogger line (`level=INFO ts=… event=… a=b c="x \"y\""`), in order.
+/// The `(key, value)` pairs of a NetLogger line (`level=INFO ts=… event=… a=b c="x \"y\""`),
+/// in order; a quoted value is unescaped.
 ///
 /// Unlike `crate::kv`, pairs are separated by spaces only: dCache values hold commas
 /// (`user.mapped=50123:5030,5031`) and `=` (`token=xrd.cc=us&xrd.tz=1`). A value is quoted iff
@@ -35,9 +29,9 @@ pub struct NetPairs<'a> {
 }
 
 impl<'a> Iterator for NetPairs<'a> {
-    type Item = NetPair<'a>;
+    type Item = (&'a str, Cow<'a, str>);
 
-    fn next(&mut self) -> Option<NetPair<'a>> {
+    fn next(&mut self) -> Option<Self::Item> {
         let (text, bytes) = (self.text, self.text.as_bytes());
         let mut index = self.index;
         while index < bytes.len() {
@@ -65,7 +59,7 @@ impl<'a> Iterator for NetPairs<'a> {
                 Cow::Borrowed(&text[start..index])
             };
             self.index = index;
-            return Some(NetPair { key, value });
+            return Some((key, value));
         }
         self.index = index;
         None
@@ -344,11 +338,11 @@ mod tests {
     use super::*;
 
     /// The first value of `key`, empty values read as absent.
-    fn get<'p>(pairs: &'p [NetPair<'_>], key: &str) -> Option<&'p str> {
+    fn get<'p>(pairs: &'p [(&str, Cow<'_, str>)], key: &str) -> Option<&'p str> {
         pairs
             .iter()
-            .find(|pair| pair.key == key)
-            .map(|pair| pair.value.as_ref())
+            .find(|(name, _)| *name == key)
+            .map(|(_, value)| value.as_ref())
             .filter(|value| !value.is_empty())
     }
 
@@ -561,7 +555,7 @@ mod tests {
             text in "([a-z.]{0,6}(=|==| =)?(\"[a-z =\\\\\"]{0,8}\"?|[a-z=,:]{0,8}|\u{e9}) {0,2}){0,8}",
         ) {
             let pairs: Vec<(String, String)> = netlogger_pairs(&text)
-                .map(|pair| (pair.key.to_string(), pair.value.into_owned()))
+                .map(|(key, value)| (key.to_string(), value.into_owned()))
                 .collect();
             proptest::prop_assert_eq!(pairs, plain_pairs(&text));
         }
