@@ -11,6 +11,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::event::{Event, Timestamp};
+use crate::json::{self, Object};
 
 /// Marker written in place of a secret.
 pub const REDACTED: &str = "REDACTED-sha256:";
@@ -36,57 +37,142 @@ pub struct Claims {
     pub username: String,
 }
 
+/// A list claim as written: one string (split by the claim's rule) or an array's string and
+/// number items.
+enum ListClaim<'s> {
+    Text(Cow<'s, str>),
+    Items(Vec<Cow<'s, str>>),
+}
+
+/// What the claim rules of [`Claims`] read from a claim set: a built `serde_json::Value` (ARC's
+/// and EOS's claims written as key=value) or an [`Object`] read lazily from text (JWTs, IAM).
+trait ClaimSet {
+    /// The string or number at `key` as text (a number as serde_json prints it).
+    fn scalar(&self, key: &str) -> Option<Cow<'_, str>>;
+    /// The first of `keys` present decides, even when its value is `null` or of another type
+    /// (then `None`).
+    fn list(&self, keys: &[&str]) -> Option<ListClaim<'_>>;
+    fn time(&self, key: &str) -> Option<Timestamp>;
+    /// `act.sub`, when a string.
+    fn act_sub(&self) -> String;
+}
+
+impl ClaimSet for Value {
+    fn scalar(&self, key: &str) -> Option<Cow<'_, str>> {
+        match self.get(key)? {
+            Value::String(text) => Some(Cow::Borrowed(text)),
+            Value::Number(number) => Some(Cow::Owned(number.to_string())),
+            _ => None,
+        }
+    }
+
+    fn list(&self, keys: &[&str]) -> Option<ListClaim<'_>> {
+        match keys.iter().find_map(|key| self.get(key))? {
+            Value::String(text) => Some(ListClaim::Text(Cow::Borrowed(text))),
+            Value::Array(items) => Some(ListClaim::Items(
+                items
+                    .iter()
+                    .filter_map(|item| match item {
+                        Value::String(text) => Some(Cow::Borrowed(text.as_str())),
+                        Value::Number(number) => Some(Cow::Owned(number.to_string())),
+                        _ => None,
+                    })
+                    .collect(),
+            )),
+            _ => None,
+        }
+    }
+
+    fn time(&self, key: &str) -> Option<Timestamp> {
+        self.get(key).and_then(claim_time)
+    }
+
+    fn act_sub(&self) -> String {
+        self.get("act")
+            .and_then(|act| act.get("sub"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+impl ClaimSet for Object<'_> {
+    fn scalar(&self, key: &str) -> Option<Cow<'_, str>> {
+        json::scalar(self.raw(key)?)
+    }
+
+    fn list(&self, keys: &[&str]) -> Option<ListClaim<'_>> {
+        let raw = keys.iter().find_map(|key| self.raw(key))?;
+        if raw.starts_with('"') {
+            return json::scalar(raw).map(ListClaim::Text);
+        }
+        let items = json::items(raw)?;
+        Some(ListClaim::Items(
+            items.into_iter().filter_map(json::scalar).collect(),
+        ))
+    }
+
+    fn time(&self, key: &str) -> Option<Timestamp> {
+        self.value(key).as_ref().and_then(claim_time)
+    }
+
+    fn act_sub(&self) -> String {
+        self.object("act")
+            .and_then(|act| act.string("sub"))
+            .unwrap_or_default()
+            .into_owned()
+    }
+}
+
 impl Claims {
     /// Reads the claims of a JSON claim set. Times in seconds or milliseconds (IAM's audit
     /// payload uses milliseconds) are both accepted.
     pub fn from_json(value: &Value) -> Claims {
-        let text = |key: &str| -> String {
-            match value.get(key) {
-                Some(Value::String(text)) => text.clone(),
-                Some(Value::Number(number)) => number.to_string(),
-                _ => String::new(),
-            }
+        Claims::read(value)
+    }
+
+    /// Reads the claims of a JSON claim set given as text; `None` when it is not an object.
+    pub fn from_json_text(text: &str) -> Option<Claims> {
+        Object::parse(text).map(|object| Claims::from_object(&object))
+    }
+
+    /// Reads the claims of a JSON claim set read lazily (see [`Object`]).
+    pub fn from_object(object: &Object<'_>) -> Claims {
+        Claims::read(object)
+    }
+
+    /// The claim rules, whatever holds the claim set.
+    fn read(set: &impl ClaimSet) -> Claims {
+        let text = |key: &str| set.scalar(key).unwrap_or_default().into_owned();
+        let list = |keys: &[&str], split: fn(&str) -> Vec<String>| match set.list(keys) {
+            Some(ListClaim::Text(text)) => split(&text),
+            Some(ListClaim::Items(items)) => items.into_iter().map(Cow::into_owned).collect(),
+            None => Vec::new(),
         };
-        let scopes = match value.get("scope").or_else(|| value.get("scp")) {
-            Some(Value::String(text)) => text.split_whitespace().map(str::to_string).collect(),
-            Some(Value::Array(items)) => strings(items),
-            _ => Vec::new(),
-        };
-        let aud = match value.get("aud") {
-            Some(Value::String(text)) => text.split_whitespace().map(str::to_string).collect(),
-            Some(Value::Array(items)) => strings(items),
-            _ => Vec::new(),
-        };
-        let groups = match value.get("wlcg.groups").or_else(|| value.get("groups")) {
-            Some(Value::Array(items)) => strings(items),
-            Some(Value::String(text)) => text
-                .split([',', ' '])
-                .filter(|g| !g.is_empty())
+        fn words(text: &str) -> Vec<String> {
+            text.split_whitespace().map(str::to_string).collect()
+        }
+        fn group_names(text: &str) -> Vec<String> {
+            text.split([',', ' '])
+                .filter(|group| !group.is_empty())
                 .map(str::to_string)
-                .collect(),
-            _ => Vec::new(),
-        };
+                .collect()
+        }
         let mut client_id = text("client_id");
         if client_id.is_empty() {
             client_id = text("azp");
         }
-        let act_sub = value
-            .get("act")
-            .and_then(|act| act.get("sub"))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
         Claims {
             iss: text("iss"),
             sub: text("sub"),
             jti: text("jti"),
             client_id,
-            scopes,
-            aud,
-            groups,
-            iat: value.get("iat").and_then(claim_time),
-            exp: value.get("exp").and_then(claim_time),
-            act_sub,
+            scopes: list(&["scope", "scp"], words),
+            aud: list(&["aud"], words),
+            groups: list(&["wlcg.groups", "groups"], group_names),
+            iat: set.time("iat"),
+            exp: set.time("exp"),
+            act_sub: set.act_sub(),
             username: text("preferred_username"),
         }
     }
@@ -119,17 +205,6 @@ impl Claims {
             event.token_exp = self.exp;
         }
     }
-}
-
-fn strings(items: &[Value]) -> Vec<String> {
-    items
-        .iter()
-        .filter_map(|item| match item {
-            Value::String(text) => Some(text.clone()),
-            Value::Number(number) => Some(number.to_string()),
-            _ => None,
-        })
-        .collect()
 }
 
 /// A claim time: epoch seconds, epoch milliseconds (values past year 5138 in seconds are read as
@@ -348,7 +423,9 @@ fn redact_jwts<'a>(line: &'a str, tokens: &mut Vec<FoundToken>) -> Cow<'a, str> 
     Cow::Owned(out)
 }
 
-fn decode_payload(segment: &str) -> Option<Claims> {
+/// The claims of a JWT's payload segment (base64url, padding allowed); `None` when it does
+/// not decode to a JSON object.
+pub(crate) fn decode_payload(segment: &str) -> Option<Claims> {
     if segment.len() > MAX_DECODED_PAYLOAD {
         return None;
     }
@@ -356,11 +433,7 @@ fn decode_payload(segment: &str) -> Option<Claims> {
     let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(trimmed)
         .ok()?;
-    let value: Value = serde_json::from_slice(&decoded).ok()?;
-    if !value.is_object() {
-        return None;
-    }
-    Some(Claims::from_json(&value))
+    Claims::from_json_text(std::str::from_utf8(&decoded).ok()?)
 }
 
 /// Pass 2: opaque secrets after `Bearer ` / `Bearer%20` and after secret keys. `None` when
@@ -711,7 +784,41 @@ mod properties {
         })
     }
 
+    /// A claim value of any JSON type, small numbers and times included.
+    fn claim_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            (0.0f64..2e12).prop_map(Value::from),
+            "[a-z/:.,é\\\" -]{0,12}".prop_map(Value::from),
+            Just(Value::from("Fri Mar 14 10:12:03 UTC 2025")),
+        ];
+        leaf.prop_recursive(2, 12, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec(("(sub|x)", inner), 0..3)
+                    .prop_map(|members| Value::Object(members.into_iter().collect())),
+            ]
+        })
+    }
+
     proptest! {
+        /// The claim rules read a built `Value` and an `Object` read from its text alike.
+        #[test]
+        fn claims_of_a_value_and_of_its_text_agree(
+            members in prop::collection::vec((
+                "(iss|sub|jti|client_id|azp|scope|scp|aud|wlcg\\.groups|groups|iat|exp|act|preferred_username)",
+                claim_value(),
+            ), 0..10)
+        ) {
+            let built = Value::Object(members.into_iter().collect());
+            // What a reader of the text sees (a float need not survive the round trip).
+            let text = built.to_string();
+            let value: Value = serde_json::from_str(&text).unwrap();
+            prop_assert_eq!(Claims::from_json_text(&text), Some(Claims::from_json(&value)));
+        }
+
         #[test]
         fn redact_never_panics_on_arbitrary_text(line in any::<String>()) {
             let redacted = redact(&line);

@@ -7,6 +7,7 @@ pub mod csv;
 pub mod event;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod json;
 pub mod jwt;
 pub mod kv;
 pub mod parser;

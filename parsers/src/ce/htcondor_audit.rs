@@ -42,8 +42,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde_json::Value;
-
 use super::htcondor_log::{
     banner, file_hint, job_number, line_host, qualified_job_id, sinful_ip, sniff_message, Banner,
     DaemonLogParser, Handler, Header,
@@ -197,10 +195,7 @@ fn local_account(condor_id: &str) -> &str {
 fn payload(message: &str, prefix: &str) -> Option<Result<Claims, ()>> {
     let body = message.strip_prefix(prefix)?.trim_end();
     let body = body.strip_suffix('.').unwrap_or(body);
-    Some(match serde_json::from_str::<Value>(body) {
-        Ok(value) if value.is_object() => Ok(Claims::from_json(&value)),
-        _ => Err(()),
-    })
+    Some(Claims::from_json_text(body).ok_or(()))
 }
 
 impl AuditState {

@@ -48,19 +48,18 @@
 //! `Data parsing error: …` (IAM could not serialise the event) is `Malformed`. The outcome is
 //! `ok` except for the failure events. The issuer URL only ever comes from a token payload.
 
+use super::client_address;
+use crate::event::{action, outcome, Event, Service, Timestamp};
+use crate::json::Object;
+use crate::jwt::{claim_time, Claims};
+use crate::parser::{Context, Feed, Format, Line, LineParser};
+use crate::time::{self, TimeContext};
 use nom::bytes::complete::{tag, take_while, take_while1, take_while_m_n};
 use nom::character::complete::{alpha1, char, digit1, one_of, space0, space1};
 use nom::combinator::recognize;
 use nom::multi::many1;
 use nom::sequence::delimited;
 use nom::{IResult, Parser as _};
-use serde_json::Value;
-
-use super::{client_address, first_json_object, json_text};
-use crate::event::{action, outcome, Event, Service, Timestamp};
-use crate::jwt::{claim_time, Claims};
-use crate::parser::{Context, Feed, Format, Line, LineParser};
-use crate::time::{self, TimeContext};
 
 /// The `iam-audit` format.
 pub static FORMAT: Format = Format {
@@ -106,23 +105,23 @@ impl LineParser for Parser {
         if message.starts_with(PARSING_ERROR) {
             return Feed::Malformed;
         }
-        let Some(value) = first_json_object(message) else {
+        let Some(value) = Object::first_in(message) else {
             return Feed::Malformed;
         };
-        let Some(kind) = value.get("@type").and_then(Value::as_str) else {
+        let Some(kind) = value.string("@type") else {
             return Feed::Malformed;
         };
         let mut event = line.event(FORMAT.id, FORMAT.service);
         let prefix_time = stamp.and_then(|stamp| prefix_time(stamp, &self.time));
         if let Some(time) = value
-            .get("timestamp")
+            .raw("timestamp")
             .and_then(epoch_millis)
             .or(prefix_time)
         {
             event.time = Some(time);
         }
         event.outcome = outcome::OK.into();
-        describe(kind, &value, &mut event);
+        describe(&kind, &value, &mut event);
         out.push(event);
         Feed::Parsed
     }
@@ -201,13 +200,13 @@ fn prefix_time(stamp: &str, context: &TimeContext) -> Option<Timestamp> {
     }
 }
 
-/// IAM's `timestamp`: epoch milliseconds (a number, sometimes a numeric string).
-fn epoch_millis(value: &Value) -> Option<Timestamp> {
-    match value {
-        Value::Number(number) => number.as_i64().map(Timestamp::from_millis),
-        Value::String(text) => time::parse_epoch(text),
-        _ => None,
+/// IAM's `timestamp` (raw JSON): epoch milliseconds (a number, sometimes a numeric string).
+fn epoch_millis(raw: &str) -> Option<Timestamp> {
+    if raw.starts_with('"') {
+        return time::parse_epoch(&crate::json::scalar(raw)?);
     }
+    let number: serde_json::Number = serde_json::from_str(raw).ok()?;
+    number.as_i64().map(Timestamp::from_millis)
 }
 
 /// A name IAM printed for who acted; `<unknown>` (no security context) and Spring's anonymous
@@ -226,21 +225,19 @@ fn set(slot: &mut String, value: &str) {
 }
 
 /// The token payload: `payload` until v1.12, `body` in the newer `TokenEvent`.
-fn payload(value: &Value) -> Option<&Value> {
-    value
-        .get("payload")
-        .filter(|payload| payload.is_object())
-        .or_else(|| value.get("body").filter(|body| body.is_object()))
+fn payload<'a>(value: &Object<'a>) -> Option<Object<'a>> {
+    value.object("payload").or_else(|| value.object("body"))
 }
 
 /// Fills the event from one IAM audit event.
-fn describe(kind: &str, value: &Value, event: &mut Event) {
-    let principal = known_name(json_text(value, "principal"));
-    let message = json_text(value, "message");
+fn describe(kind: &str, value: &Object<'_>, event: &mut Event) {
+    let principal = value.text("principal");
+    let principal = known_name(&principal);
+    let message = value.text("message");
     event.action = action::OTHER.into();
     match kind {
         "AccessTokenIssuedEvent" => {
-            let grant = json_text(value, "grantType");
+            let grant = value.text("grantType");
             event.action = if grant == "refresh_token" {
                 action::TOKEN_REFRESH
             } else if grant.ends_with("token-exchange") {
@@ -250,7 +247,7 @@ fn describe(kind: &str, value: &Value, event: &mut Event) {
             }
             .into();
             token_envelope(value, principal, event);
-            event.parent_jti = json_text(value, "refreshTokenJti").to_string();
+            event.parent_jti = value.text("refreshTokenJti").into_owned();
         }
         "RefreshTokenIssuedEvent"
         | "IdTokenIssuedEvent"
@@ -261,18 +258,15 @@ fn describe(kind: &str, value: &Value, event: &mut Event) {
         }
         "IntrospectionEvent" => {
             event.action = action::TOKEN_INTROSPECT.into();
-            if let Some(response) = value.get("response").filter(|r| r.is_object()) {
-                Claims::from_json(response).fill(event);
-                set(
-                    &mut event.username,
-                    known_name(json_text(response, "username")),
-                );
-                if response.get("active") == Some(&Value::Bool(false)) {
+            if let Some(response) = value.object("response") {
+                Claims::from_object(&response).fill(event);
+                set(&mut event.username, known_name(&response.text("username")));
+                if response.bool("active") == Some(false) {
                     event.outcome = outcome::FAIL.into();
                     event.status = "inactive".to_string();
                 }
                 if event.token_exp.is_none() {
-                    event.token_exp = response.get("exp").and_then(claim_time);
+                    event.token_exp = response.value("exp").as_ref().and_then(claim_time);
                 }
             }
         }
@@ -281,44 +275,32 @@ fn describe(kind: &str, value: &Value, event: &mut Event) {
             set(&mut event.client_id, principal);
         }
         "UserInfoEvent" => {
-            set(
-                &mut event.client_id,
-                json_text(value, "authenticatedClientId"),
-            );
-            set(&mut event.sub, json_text(value, "returnedSub"));
+            set(&mut event.client_id, &value.text("authenticatedClientId"));
+            set(&mut event.sub, &value.text("returnedSub"));
         }
         "IamAuthenticationSuccessEvent" => {
             event.action = action::AUTH_LOGIN.into();
-            let source = value.get("sourceEvent").unwrap_or(&Value::Null);
-            set(
-                &mut event.username,
-                known_name(json_text(source, "principal")),
-            );
+            let source = value.object("sourceEvent").unwrap_or_default();
+            set(&mut event.username, known_name(&source.text("principal")));
             set(&mut event.username, principal);
-            if let Some(details) = source.get("details") {
-                event.client_ip = client_address(json_text(details, "remoteAddress"));
-                event.session_id = json_text(details, "sessionId").to_string();
+            if let Some(details) = source.object("details") {
+                event.client_ip = client_address(&details.text("remoteAddress"));
+                event.session_id = details.text("sessionId").into_owned();
             }
         }
         "IamAuthenticationFailureEvent" => {
             event.action = action::AUTH_FAIL.into();
             event.outcome = outcome::FAIL.into();
             event.status = message.to_string();
-            let source = value.get("sourceEvent").unwrap_or(&Value::Null);
-            set(
-                &mut event.username,
-                known_name(json_text(source, "principal")),
-            );
+            let source = value.object("sourceEvent").unwrap_or_default();
+            set(&mut event.username, known_name(&source.text("principal")));
         }
         "IamAuthorizationFailureEvent" => {
             event.action = action::AUTHZ_DENY.into();
             event.outcome = outcome::FAIL.into();
             event.status = message.to_string();
-            let source = value.get("sourceAuthzEvent").unwrap_or(&Value::Null);
-            set(
-                &mut event.username,
-                known_name(json_text(source, "principal")),
-            );
+            let source = value.object("sourceAuthzEvent").unwrap_or_default();
+            set(&mut event.username, known_name(&source.text("principal")));
             set(&mut event.username, principal);
         }
         "AccountDisabledEvent" => event.action = action::ACCOUNT_DISABLE.into(),
@@ -327,10 +309,10 @@ fn describe(kind: &str, value: &Value, event: &mut Event) {
             event.action = action::ACCOUNT_DISABLE.into();
             event.status = "removed".to_string();
         }
-        "ActiveReplacedEvent" => match value.get("active") {
-            Some(Value::Bool(false)) => event.action = action::ACCOUNT_DISABLE.into(),
-            Some(Value::Bool(true)) => event.action = action::ACCOUNT_RESTORE.into(),
-            _ => {}
+        "ActiveReplacedEvent" => match value.bool("active") {
+            Some(false) => event.action = action::ACCOUNT_DISABLE.into(),
+            Some(true) => event.action = action::ACCOUNT_RESTORE.into(),
+            None => {}
         },
         "ClientStatusChangedEvent" => {
             if message.to_ascii_lowercase().contains("disabled") {
@@ -344,35 +326,31 @@ fn describe(kind: &str, value: &Value, event: &mut Event) {
         _ => {
             // A type this parser does not know yet: keep whatever token it carries.
             if let Some(payload) = payload(value) {
-                Claims::from_json(payload).fill(event);
+                Claims::from_object(&payload).fill(event);
             }
         }
     }
     // The account or client an ACCOUNT/CLIENT/GROUP/MEMBERSHIP event is about.
-    if let Some(account) = value.get("account") {
-        set(&mut event.sub, json_text(account, "uuid"));
-        set(&mut event.username, json_text(account, "name"));
+    if let Some(account) = value.object("account") {
+        set(&mut event.sub, &account.text("uuid"));
+        set(&mut event.username, &account.text("name"));
     }
-    if let Some(client) = value.get("client") {
-        set(&mut event.client_id, json_text(client, "clientId"));
+    if let Some(client) = value.object("client") {
+        set(&mut event.client_id, &client.text("clientId"));
     }
 }
 
 /// The fields every token event of `IamTokenService` carries.
-fn token_envelope(value: &Value, principal: &str, event: &mut Event) {
+fn token_envelope(value: &Object<'_>, principal: &str, event: &mut Event) {
     set(&mut event.client_id, principal);
-    set(&mut event.username, json_text(value, "subject"));
-    event.grant_type = json_text(value, "grantType").to_string();
+    set(&mut event.username, &value.text("subject"));
+    event.grant_type = value.text("grantType").into_owned();
     if let Some(payload) = payload(value) {
-        Claims::from_json(payload).fill(event);
+        Claims::from_object(&payload).fill(event);
     }
     if event.scopes.is_empty() {
-        if let Some(Value::Array(scopes)) = value.get("scopes") {
-            event.scopes = scopes
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect();
+        if let Some(scopes) = value.strings("scopes") {
+            event.scopes = scopes;
         }
     }
 }

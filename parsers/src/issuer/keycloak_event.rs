@@ -47,10 +47,9 @@
 
 use std::borrow::Cow;
 
-use serde_json::Value;
-
-use super::{client_address, first_json_object, json_text};
+use super::client_address;
 use crate::event::{action, outcome, Event, Service, Timestamp};
+use crate::json::Object;
 use crate::kv::{self, Pair};
 use crate::parser::{Context, Feed, Format, Line, LineParser};
 use crate::time::{self, TimeContext};
@@ -91,21 +90,21 @@ impl LineParser for Parser {
         let mut event = line.event(FORMAT.id, FORMAT.service);
         let message: Cow<'_, str>;
         if text.starts_with('{') {
-            let Some(value) = first_json_object(text) else {
+            let Some(value) = Object::first_in(text) else {
                 return if text.contains(LOGGER) {
                     Feed::Malformed
                 } else {
                     Feed::NotMine
                 };
             };
-            if json_text(&value, "loggerName") != LOGGER {
+            if value.text("loggerName") != LOGGER {
                 return Feed::NotMine;
             }
-            if let Some(time) = json_time(json_text(&value, "timestamp")) {
+            if let Some(time) = json_time(&value.text("timestamp")) {
                 event.time = Some(time);
             }
-            event.host = json_text(&value, "hostName").to_string();
-            message = Cow::Owned(json_text(&value, "message").to_string());
+            event.host = value.text("hostName").into_owned();
+            message = value.text("message");
         } else if let Some(at) = crate::parser::finder!(CATEGORY).find(text.as_bytes()) {
             let head = &text[..at];
             let tail = &text[at + CATEGORY.len()..];
@@ -338,11 +337,10 @@ fn admin_event(
     let operation = get("operationType");
     let resource_type = get("resourceType");
     let resource_path = get("resourcePath");
-    let parsed: Option<Value> =
-        representation.and_then(|text| serde_json::from_str::<Value>(text).ok());
-    let enabled = match parsed.as_ref().and_then(|value| value.get("enabled")) {
-        Some(Value::Bool(enabled)) => Some(*enabled),
-        _ => representation.and_then(|text| {
+    let parsed = representation.and_then(Object::parse);
+    let enabled = match parsed.as_ref().and_then(|value| value.bool("enabled")) {
+        Some(enabled) => Some(enabled),
+        None => representation.and_then(|text| {
             // A representation that is not clean JSON (cut, or sanitised): look for the flag.
             let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
             if compact.contains("\"enabled\":false") {
@@ -377,13 +375,13 @@ fn admin_event(
     }
     if let Some(value) = parsed.as_ref() {
         if is_user {
-            event.username = json_text(value, "username").to_string();
+            event.username = value.text("username").into_owned();
             if event.sub.is_empty() {
-                event.sub = json_text(value, "id").to_string();
+                event.sub = value.text("id").into_owned();
             }
         }
         if is_client {
-            event.client_id = json_text(value, "clientId").to_string();
+            event.client_id = value.text("clientId").into_owned();
         }
     }
     out.push(event);

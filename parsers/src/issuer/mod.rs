@@ -8,8 +8,6 @@ pub mod vault_audit;
 
 use std::net::IpAddr;
 
-use serde_json::Value;
-
 use crate::parser::Format;
 
 /// Every format of the issuer family, most specific first.
@@ -19,25 +17,6 @@ pub fn formats() -> Vec<&'static Format> {
         &keycloak_event::FORMAT,
         &vault_audit::FORMAT,
     ]
-}
-
-/// The first JSON object at the start of `text`; text after it (garbage a log shipper appended)
-/// is ignored. `None` for anything that is not a complete object (a truncated line).
-pub(crate) fn first_json_object(text: &str) -> Option<Value> {
-    let mut values = serde_json::Deserializer::from_str(text).into_iter::<Value>();
-    match values.next() {
-        Some(Ok(value @ Value::Object(_))) => Some(value),
-        _ => None,
-    }
-}
-
-/// The string at `key` of a JSON object; empty for a missing key, JSON `null`, a non-string,
-/// or the literal text `null` (Keycloak and Java print absent values that way).
-pub(crate) fn json_text<'v>(value: &'v Value, key: &str) -> &'v str {
-    match value.get(key) {
-        Some(Value::String(text)) if text != "null" => text,
-        _ => "",
-    }
 }
 
 /// A remote address as the field conventions want it: no brackets, no port, IPv6 in its
@@ -75,23 +54,5 @@ mod tests {
         assert_eq!(client_address("0:0:0:0:0:0:0:1"), "::1");
         assert_eq!(client_address("null"), "");
         assert_eq!(client_address("[unterminated"), "unterminated");
-    }
-
-    #[test]
-    fn first_json_object_ignores_trailing_text_and_rejects_truncation() {
-        assert!(first_json_object(r#"{"a":1} trailing junk"#).is_some());
-        assert!(first_json_object(r#"{"a":1"#).is_none());
-        assert!(first_json_object("[1,2]").is_none());
-        assert!(first_json_object("").is_none());
-    }
-
-    #[test]
-    fn json_text_treats_null_literal_as_empty() {
-        let value = serde_json::json!({"a":"x","b":null,"c":"null","d":3});
-        assert_eq!(json_text(&value, "a"), "x");
-        assert_eq!(json_text(&value, "b"), "");
-        assert_eq!(json_text(&value, "c"), "");
-        assert_eq!(json_text(&value, "d"), "");
-        assert_eq!(json_text(&value, "missing"), "");
     }
 }

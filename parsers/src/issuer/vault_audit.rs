@@ -26,11 +26,9 @@
 //! ending in `accessor`, of `client_token`/`token`, and any string that looks like a Vault token
 //! (`hvs.`, `hvb.`, `hvr.`, legacy `s.`/`b.`/`r.`) become `REDACTED-sha256:<12 hex>`.
 
-use base64::Engine;
-use serde_json::Value;
-
-use super::{client_address, first_json_object, json_text};
+use super::client_address;
 use crate::event::{action, outcome, Event, Service, Timestamp};
+use crate::json::Object;
 use crate::jwt::{self, Claims};
 use crate::parser::{Context, Feed, Format, Line, LineParser};
 
@@ -61,50 +59,51 @@ impl LineParser for Parser {
         if !text.starts_with('{') {
             return Feed::NotMine;
         }
-        let Some(value) = first_json_object(text) else {
+        let Some(value) = Object::first_in(text) else {
             return if sniff(text, "") {
                 Feed::Malformed
             } else {
                 Feed::NotMine
             };
         };
-        let kind = json_text(&value, "type");
-        let request = value.get("request").filter(|r| r.is_object());
-        if !matches!(kind, "request" | "response") || request.is_none() {
+        let kind = value.text("type");
+        let Some(request) = value.object("request") else {
+            return Feed::NotMine;
+        };
+        if !matches!(&*kind, "request" | "response") {
             return Feed::NotMine;
         }
-        let request = request.unwrap_or(&Value::Null);
         let mut event = line.event(FORMAT.id, FORMAT.service);
         event.raw = redact_vault_secrets(line.raw);
-        if let Some(time) = Timestamp::parse(json_text(&value, "time")) {
+        if let Some(time) = Timestamp::parse(&value.text("time")) {
             event.time = Some(time);
         }
-        let path = json_text(request, "path");
-        let operation = json_text(request, "operation");
-        let error = json_text(&value, "error");
+        let path = request.text("path");
+        let operation = request.text("operation");
+        let error = value.text("error");
         event.path = path.to_string();
-        event.session_id = json_text(request, "id").to_string();
-        event.client_ip = client_address(json_text(request, "remote_address"));
-        let auth = value.get("auth").unwrap_or(&Value::Null);
+        event.session_id = request.text("id").into_owned();
+        event.client_ip = client_address(&request.text("remote_address"));
+        let auth = value.object("auth").unwrap_or_default();
         let credkey = auth
-            .get("metadata")
-            .map(|metadata| json_text(metadata, "credkey"))
+            .object("metadata")
+            .map(|metadata| metadata.text("credkey"))
             .unwrap_or_default();
         event.username = if credkey.is_empty() {
-            json_text(auth, "display_name")
+            auth.text("display_name")
         } else {
             credkey
         }
-        .to_string();
+        .into_owned();
         event.status = error.to_string();
         let failed = !error.is_empty();
         event.outcome = if failed { outcome::FAIL } else { outcome::OK }.into();
-        let mount_type = json_text(request, "mount_type");
+        let mount_type = request.text("mount_type");
         event.action =
-            if kind == "response" && operation == "read" && is_token_path(path, mount_type) {
-                fill_token(&value, request, &mut event);
+            if kind == "response" && operation == "read" && is_token_path(&path, &mount_type) {
+                fill_token(&value, &request, &mut event);
                 action::TOKEN_ISSUE
-            } else if let Some(login) = login_kind(path) {
+            } else if let Some(login) = login_kind(&path) {
                 match (login, failed) {
                     (_, false) => action::AUTH_LOGIN,
                     // A poll that is still pending is not a failed login.
@@ -147,44 +146,39 @@ fn login_kind(path: &str) -> Option<Login> {
     }
 }
 
-fn fill_token(value: &Value, request: &Value, event: &mut Event) {
+fn fill_token(value: &Object<'_>, request: &Object<'_>, event: &mut Event) {
     let data = value
-        .get("response")
-        .and_then(|response| response.get("data"))
-        .unwrap_or(&Value::Null);
-    if let Some(claims) = jwt_claims(json_text(data, "access_token")) {
+        .object("response")
+        .and_then(|response| response.object("data"))
+        .unwrap_or_default();
+    if let Some(claims) = jwt_claims(&data.text("access_token")) {
         claims.fill(event);
     }
     if event.token_exp.is_none() {
         event.token_exp = ["expire_time", "expiry", "expires_at"]
             .iter()
-            .find_map(|key| data.get(*key).and_then(jwt::claim_time));
+            .find_map(|key| data.value(key).as_ref().and_then(jwt::claim_time));
     }
     // STS reads name what was asked for; the token's own claims win when readable.
-    let request_data = request.get("data").unwrap_or(&Value::Null);
+    let request_data = request.object("data").unwrap_or_default();
     if event.scopes.is_empty() {
-        event.scopes = words(request_data, "scopes");
+        event.scopes = words(&request_data, "scopes");
     }
     if event.aud.is_empty() {
-        event.aud = words(request_data, "audiences");
+        event.aud = words(&request_data, "audiences");
     }
 }
 
 /// `"a b"`, `"a,b"` or `["a","b"]` as a list.
-fn words(value: &Value, key: &str) -> Vec<String> {
-    match value.get(key) {
-        Some(Value::String(text)) => text
+fn words(value: &Object<'_>, key: &str) -> Vec<String> {
+    if let Some(text) = value.string(key) {
+        return text
             .split([' ', ','])
             .filter(|word| !word.is_empty())
             .map(str::to_string)
-            .collect(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect(),
-        _ => Vec::new(),
+            .collect();
     }
+    value.strings(key).unwrap_or_default()
 }
 
 /// The claims of a JWT's payload segment (the signature, already redacted, is not needed).
@@ -192,14 +186,10 @@ fn jwt_claims(token: &str) -> Option<Claims> {
     let mut segments = token.split('.');
     let header = segments.next()?;
     let payload = segments.next()?;
-    if !header.starts_with("eyJ") || payload.len() > 1 << 20 {
+    if !header.starts_with("eyJ") {
         return None;
     }
-    let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    let claims: Value = serde_json::from_slice(&decoded).ok()?;
-    claims.is_object().then(|| Claims::from_json(&claims))
+    jwt::decode_payload(payload)
 }
 
 /// Does this JSON string value look like a Vault token? Current tokens have an `hv?.` prefix;
