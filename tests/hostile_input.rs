@@ -174,20 +174,26 @@ fn deeply_nested_json_payloads_are_error_lines_not_crashes() {
     let depth = 200_000;
     let nested = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
     let objects = format!("{}1{}", "{\"a\":".repeat(depth), "}".repeat(depth));
+    // (format, text, lines read as events). A JSON object is read lazily (`json::Object`):
+    // a member the parser never reads is skipped without recursion, however deep, so IAM's
+    // token event with a deep junk member `x` is still an event; a member it reads that is too
+    // deep, or a line that is nothing but nesting, stays raw.
     let cases = [
         (
             "iam-audit",
             format!("2025-03-14 09:12:03.396  INFO 7 --- [nio-8080-exec-4] AUDIT : {{\"@type\":\"AccessTokenIssuedEvent\",\"x\":{nested}}}\n2025-03-14 09:12:03.396  INFO 7 --- [nio-8080-exec-4] AUDIT : {objects}\n"),
+            1,
         ),
         (
             "keycloak-event",
             format!("{{\"timestamp\":\"2025-03-14T09:20:11.5Z\",\"loggerName\":\"org.keycloak.events\",\"message\":{nested}}}\n{objects}\n"),
+            0,
         ),
-        ("dcache-billing-json", format!("{objects}\n{nested}\n")),
-        ("vault-audit", format!("{objects}\n")),
+        ("dcache-billing-json", format!("{objects}\n{nested}\n"), 0),
+        ("vault-audit", format!("{objects}\n"), 0),
     ];
     let data = root.path().join("data");
-    for (format, text) in &cases {
+    for (format, text, events) in &cases {
         let path = root.path().join("hostile").join(format);
         write(&path, text.as_bytes());
         let report = ingest(&data, &[&path], &["--format", format]);
@@ -196,8 +202,8 @@ fn deeply_nested_json_payloads_are_error_lines_not_crashes() {
         assert_eq!(counts["lines"].as_u64(), Some(lines), "{format}: {report}");
         assert_eq!(
             counts["raw"].as_u64(),
-            Some(lines),
-            "{format}: every nested line is kept raw"
+            Some(lines - events),
+            "{format}: every other nested line is kept raw"
         );
     }
     // A JWT whose payload is deeply nested JSON.

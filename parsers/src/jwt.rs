@@ -113,7 +113,7 @@ impl ClaimSet for Object<'_> {
     }
 
     fn time(&self, key: &str) -> Option<Timestamp> {
-        self.value(key).as_ref().and_then(claim_time)
+        claim_time_at(self, key)
     }
 
     fn act_sub(&self) -> String {
@@ -205,6 +205,11 @@ impl Claims {
             event.token_exp = self.exp;
         }
     }
+}
+
+/// The [`claim_time`] of the member `key` of an object read lazily.
+pub fn claim_time_at(object: &Object<'_>, key: &str) -> Option<Timestamp> {
+    claim_time(&object.value(key)?)
 }
 
 /// A claim time: epoch seconds, epoch milliseconds (values past year 5138 in seconds are read as

@@ -51,7 +51,7 @@
 use super::client_address;
 use crate::event::{action, outcome, Event, Service, Timestamp};
 use crate::json::Object;
-use crate::jwt::{claim_time, Claims};
+use crate::jwt::{claim_time_at, Claims};
 use crate::parser::{Context, Feed, Format, Line, LineParser};
 use crate::time::{self, TimeContext};
 use nom::bytes::complete::{tag, take_while, take_while1, take_while_m_n};
@@ -266,7 +266,7 @@ fn describe(kind: &str, value: &Object<'_>, event: &mut Event) {
                     event.status = "inactive".to_string();
                 }
                 if event.token_exp.is_none() {
-                    event.token_exp = response.value("exp").as_ref().and_then(claim_time);
+                    event.token_exp = claim_time_at(&response, "exp");
                 }
             }
         }

@@ -157,7 +157,7 @@ fn fill_token(value: &Object<'_>, request: &Object<'_>, event: &mut Event) {
     if event.token_exp.is_none() {
         event.token_exp = ["expire_time", "expiry", "expires_at"]
             .iter()
-            .find_map(|key| data.value(key).as_ref().and_then(jwt::claim_time));
+            .find_map(|key| jwt::claim_time_at(&data, key));
     }
     // STS reads name what was asked for; the token's own claims win when readable.
     let request_data = request.object("data").unwrap_or_default();
