@@ -442,3 +442,42 @@ fn trace_cli_prints_the_design_contract_json() {
     }
     assert_eq!(records, answer["events"].as_array().unwrap().len() + 1);
 }
+
+/// The same question gives the same answer, capped or not: which events a capped answer keeps
+/// once depended on the order of a hash map (the sessions of a lookup, the jobs behind the
+/// worker-node windows), which changes from one run to the next.
+#[test]
+fn the_same_question_gives_the_same_answer_every_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, truth) = build_site(dir.path(), 11);
+    let mut seeds: Vec<Seed> = Vec::new();
+    for identity in truth["identities"].as_array().unwrap() {
+        let sub = identity["sub"].as_str().unwrap().to_string();
+        let iss = identity["iss"].as_str().map(str::to_string);
+        seeds.push(Seed::Identity { sub, iss });
+        for jti in identity["jtis"].as_array().unwrap().iter().take(3) {
+            let jti = jti.as_str().unwrap().to_string();
+            seeds.push(Seed::Jti { jti });
+        }
+    }
+    seeds.push(Seed::Ip {
+        ip: truth["incident"]["outside_ip"].as_str().unwrap().into(),
+    });
+    seeds.push(Seed::Host {
+        host: "wn001.example.org".into(),
+    });
+    let mut capped = 0;
+    for seed in seeds {
+        for cap in [20_000, 25] {
+            let mut request = TraceRequest::new(seed.clone());
+            request.max_events = cap;
+            let first = serde_json::to_value(trace(&store, &request).unwrap()).unwrap();
+            capped += usize::from(first["truncated"] == Value::Bool(true));
+            for _ in 0..3 {
+                let again = serde_json::to_value(trace(&store, &request).unwrap()).unwrap();
+                assert_eq!(again, first, "{seed:?}, at most {cap} events");
+            }
+        }
+    }
+    assert!(capped > 5, "only {capped} capped answers");
+}

@@ -441,7 +441,9 @@ impl<'a> Expansion<'a> {
                 Some(Timestamp(earliest.saturating_sub(SESSION_WINDOW_MS))),
                 Some(Timestamp(latest.saturating_add(SESSION_WINDOW_MS))),
             )?;
-            let mut by_session: HashMap<&str, Vec<Event>> = HashMap::new();
+            // By session id, not in a hash map's order: with a cap on the answer, the order of
+            // the adds decides which events it keeps.
+            let mut by_session: BTreeMap<&str, Vec<Event>> = BTreeMap::new();
             let at_of: HashMap<&str, i64> = chunk
                 .iter()
                 .map(|(session, at)| (session.as_str(), *at))
@@ -481,12 +483,16 @@ impl<'a> Expansion<'a> {
 
     /// Worker-node windows of the jobs found so far.
     fn windows(&self) -> Vec<Window> {
-        let jobs = build_jobs(self.events.values().map(|linked| &linked.event));
+        // In the answer's order, not the map's: which node a job ran on and which address a
+        // node has can depend on which event comes first, and the same question must give
+        // the same windows (with a cap on the answer, the same events).
+        let mut events: Vec<&Event> = self.events.values().map(|linked| &linked.event).collect();
+        events.sort_by(|a, b| answer_order(a).cmp(&answer_order(b)));
+        let jobs = build_jobs(events.iter().copied());
         // The address a worker node's job events carry, found in one pass (the first in
-        // the map's order, as a search per job would find it).
+        // the answer's order).
         let mut node_ips: HashMap<&str, &str> = HashMap::new();
-        for linked in self.events.values() {
-            let event = &linked.event;
+        for event in events {
             if !event.worker_node.is_empty()
                 && !event.client_ip.is_empty()
                 && event.action.starts_with("job.")
@@ -1044,17 +1050,20 @@ fn find_job(expansion: &mut Expansion<'_>, job: &str) -> Result<Vec<Event>, Erro
         .collect())
 }
 
+/// The order of the answer's events: by time, file and line, and the id last: one line may
+/// hold several events (same time, file and line), and the map gives them in no fixed order;
+/// the same question must give the same answer.
+fn answer_order(event: &Event) -> (Option<Timestamp>, &str, u64, &str) {
+    (event.time, &event.origin.file, event.origin.line, &event.id)
+}
+
 /// Builds the answer's entity lists from its events.
 fn answer(expansion: Expansion<'_>) -> TraceAnswer {
     let mut unsorted: Vec<Option<LinkedEvent>> = expansion.events.into_values().map(Some).collect();
-    // The id last: one line may hold several events (same time, file and line), and the
-    // map gives them in no fixed order; the same question must give the same answer.
     // Positions are sorted, not the events: an event is most of a kilobyte, and a sort
     // moves each element many times.
-    let key = |index: usize| {
-        let event = &unsorted[index].as_ref().expect("each taken once").event;
-        (event.time, &event.origin.file, event.origin.line, &event.id)
-    };
+    let key =
+        |index: usize| answer_order(&unsorted[index].as_ref().expect("each taken once").event);
     let mut order: Vec<usize> = (0..unsorted.len()).collect();
     order.sort_by(|&a, &b| key(a).cmp(&key(b)));
     let events: Vec<LinkedEvent> = order
@@ -1352,6 +1361,74 @@ mod tests {
             let answer = trace(&store, &request).unwrap();
             let got: Vec<&str> = answer.events.iter().map(|e| e.event.id.as_str()).collect();
             assert_eq!(got, sorted);
+        }
+    }
+    #[test]
+    fn a_job_restarted_on_another_node_has_one_window_every_time() {
+        // Alice's job starts on wn1, starts again on wn2 and ends there. Its window is on
+        // wn2, whatever order the answer's map gives its events in: a file operation from
+        // wn2's address in that time is probable evidence, one from wn1's is not.
+        let dir = tempfile::tempdir().unwrap();
+        let store = TantivyStore::open(dir.path()).unwrap();
+        let mut sink = store.writer(50 << 20).unwrap();
+        let on_node = |mut event: Event, node: &str, ip: &str| {
+            event.worker_node = node.into();
+            event.client_ip = ip.into();
+            event
+        };
+        let file_read = |id: &str, ip: &str| {
+            let mut event = Event::new("test", Service::Storage);
+            event.id = id.into();
+            event.action = action::FILE_READ.into();
+            event.client_ip = ip.into();
+            event.time = Some(Timestamp(6_000));
+            event
+        };
+        for event in [
+            job_event("submit", action::JOB_SUBMIT, "ce#1.0", "", "alice", 1_000),
+            on_node(
+                job_event("start-wn1", action::JOB_START, "ce#1.0", "", "", 2_000),
+                "wn1",
+                "10.0.0.1",
+            ),
+            on_node(
+                job_event("start-wn2", action::JOB_START, "ce#1.0", "", "", 5_000),
+                "wn2",
+                "10.0.0.2",
+            ),
+            on_node(
+                job_event("end-wn2", action::JOB_END, "ce#1.0", "", "", 9_000),
+                "wn2",
+                "10.0.0.2",
+            ),
+            file_read("read-wn1", "10.0.0.1"),
+            file_read("read-wn2", "10.0.0.2"),
+        ] {
+            sink.add(&event, false).unwrap();
+        }
+        sink.commit(&Checkpoints::default()).unwrap();
+        store.reload().unwrap();
+        let request = TraceRequest::new(Seed::Identity {
+            sub: "alice".into(),
+            iss: None,
+        });
+        for _ in 0..16 {
+            let answer = trace(&store, &request).unwrap();
+            let ids: Vec<(&str, &str)> = answer
+                .events
+                .iter()
+                .map(|e| (e.event.id.as_str(), e.link.confidence.as_str()))
+                .collect();
+            assert_eq!(
+                ids,
+                [
+                    ("submit", confidence::CERTAIN),
+                    ("start-wn1", confidence::CERTAIN),
+                    ("start-wn2", confidence::CERTAIN),
+                    ("read-wn2", confidence::PROBABLE),
+                    ("end-wn2", confidence::CERTAIN),
+                ][..]
+            );
         }
     }
 }
