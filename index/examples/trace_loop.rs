@@ -45,4 +45,15 @@ fn main() {
         times[times.len() / 2],
         times[times.len() - 1]
     );
+    // Resident memory by kind: anonymous (the process's own) and mapped index files.
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+        for line in status.lines() {
+            if ["VmHWM", "RssAnon", "RssFile"]
+                .iter()
+                .any(|k| line.starts_with(k))
+            {
+                println!("{}", line.split_whitespace().collect::<Vec<_>>().join(" "));
+            }
+        }
+    }
 }
