@@ -837,7 +837,11 @@ impl TantivyStore {
             fetched[index] = Some(event);
         }
         tracing::trace!(hits = cache.hits, misses = cache.misses, "event cache");
-        Ok(fetched.into_iter().flatten().collect())
+        // Sized first: collecting a flattened iterator grows the vector step by step, and
+        // each step moves every event (most of a kilobyte each) to fresh memory.
+        let mut events = Vec::with_capacity(fetched.len());
+        events.extend(fetched.into_iter().flatten());
+        Ok(events)
     }
 }
 
