@@ -271,7 +271,8 @@ pub fn ingest(store: &dyn Backend, options: IngestOptions) -> Result<IngestRepor
     let (added, already_present) = written?;
     let stats = shared.stats.lock().map(|s| s.clone()).unwrap_or_default();
     let failed_files = shared.failed.lock().map(|f| f.clone()).unwrap_or_default();
-    drop(sink);
+    sink.finish()
+        .context("every event is committed, but merging the store's last small segments failed")?;
     store.refresh()?;
     Ok(IngestReport {
         stats,

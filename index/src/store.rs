@@ -101,6 +101,13 @@ pub trait EventSink: Send {
 
     /// Makes everything added so far durable and visible, together with `checkpoints`.
     fn commit(&mut self, checkpoints: &Checkpoints) -> Result<(), Error>;
+
+    /// Ends a batch ingest after its last commit: the backend may tidy what the ingest left
+    /// (the tantivy store merges its small segments). Nothing is added; what was committed
+    /// stays committed.
+    fn finish(self: Box<Self>) -> Result<(), Error> {
+        Ok(())
+    }
 }
 
 /// A complete backend: read access plus its writer. Ingest, collectors and front ends take a

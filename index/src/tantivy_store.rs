@@ -22,7 +22,7 @@ use tantivy::columnar::{Column, StrColumn};
 use tantivy::directory::error::LockError;
 use tantivy::directory::MmapDirectory;
 use tantivy::index::SegmentId;
-use tantivy::indexer::IndexWriterOptions;
+use tantivy::indexer::{IndexWriterOptions, NoMergePolicy};
 use tantivy::query::{
     AllQuery, BooleanQuery, EmptyQuery, Occur, Query as TantivyQuery, RangeQuery, RegexQuery,
     TermQuery,
@@ -42,7 +42,7 @@ use tokentrail_parsers::stream::hex;
 use tokentrail_parsers::Event;
 
 use crate::key_terms::KeyTermsQuery;
-use crate::merge::{bounded_groups, BoundedMergePolicy, MAX_MERGED_DOCS};
+use crate::merge::{bounded_groups, tail_groups, BoundedMergePolicy, MAX_MERGED_DOCS};
 use crate::query::Query;
 use crate::store::{Checkpoints, EventSink, EventStore, Hits, Order};
 use crate::stored;
@@ -564,25 +564,7 @@ impl TantivyStore {
             .unwrap_or(1)
             .clamp(1, 4);
         let budget = memory_budget.max((threads * 16) << 20);
-        // The lock is a flock on a file: a writer this process just dropped can still hold it
-        // for a moment through a child that was being spawned (fork before exec shares the
-        // descriptor). A short retry keeps that from reading as "another process is writing".
-        let mut attempts = 0;
-        let writer = loop {
-            let options = IndexWriterOptions::builder()
-                .num_worker_threads(threads)
-                .memory_budget_per_thread(budget / threads)
-                .num_merge_threads(MERGE_THREADS)
-                .build();
-            match self.index.writer_with_options::<TantivyDocument>(options) {
-                Ok(writer) => break writer,
-                Err(TantivyError::LockFailure(LockError::LockBusy, _)) if attempts < 20 => {
-                    attempts += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(50));
-                }
-                Err(error) => return Err(lock_error(error, &self.directory)),
-            }
-        };
+        let writer = open_writer(&self.index, &self.directory, threads, budget)?;
         writer.set_merge_policy(Box::new(BoundedMergePolicy::default()));
         self.reader.reload()?;
         let current = match committed_checkpoints(&self.index)? {
@@ -1071,6 +1053,34 @@ fn read_checkpoint_file(directory: &Path, name: &str, sha256: &str) -> Result<Ch
 }
 
 /// A lock tantivy could not take, said plainly: another writer, or a directory we cannot write.
+/// The index's single writer, with `threads` indexing threads sharing `budget` bytes.
+fn open_writer(
+    index: &Index,
+    directory: &Path,
+    threads: usize,
+    budget: usize,
+) -> Result<IndexWriter, Error> {
+    // The lock is a flock on a file: a writer this process just dropped can still hold it
+    // for a moment through a child that was being spawned (fork before exec shares the
+    // descriptor). A short retry keeps that from reading as "another process is writing".
+    let mut attempts = 0;
+    loop {
+        let options = IndexWriterOptions::builder()
+            .num_worker_threads(threads)
+            .memory_budget_per_thread(budget / threads)
+            .num_merge_threads(MERGE_THREADS)
+            .build();
+        match index.writer_with_options::<TantivyDocument>(options) {
+            Ok(writer) => return Ok(writer),
+            Err(TantivyError::LockFailure(LockError::LockBusy, _)) if attempts < 20 => {
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(error) => return Err(lock_error(error, directory)),
+        }
+    }
+}
+
 fn lock_error(error: TantivyError, directory: &Path) -> Error {
     match error {
         TantivyError::LockFailure(LockError::LockBusy, _) => Error::Busy(directory.to_path_buf()),
@@ -1879,6 +1889,38 @@ impl EventSink for TantivySink {
         self.checkpoint_files.committed();
         self.reader.reload()?;
         self.uncommitted = 0;
+        Ok(())
+    }
+
+    /// Lets the merges tantivy's policy started end, then merges the small segments they
+    /// left ([`tail_groups`]) under the ceiling, one merge at a time as during the ingest.
+    /// Events added since the last commit are dropped, as when the sink is dropped.
+    fn finish(self: Box<Self>) -> Result<(), Error> {
+        let TantivySink {
+            writer,
+            checkpoint_files,
+            ..
+        } = *self;
+        let index = writer.index().clone();
+        // A merge asked for below could otherwise take a segment already being merged.
+        writer.wait_merging_threads()?;
+        let segments: Vec<(SegmentId, u32)> = index
+            .searchable_segment_metas()?
+            .iter()
+            .map(|meta| (meta.id(), meta.num_docs()))
+            .collect();
+        let groups = tail_groups(&segments, MAX_MERGED_DOCS);
+        if groups.is_empty() {
+            return Ok(());
+        }
+        // Tantivy's smallest indexing budget: nothing is indexed, the merges hold their own.
+        let mut writer = open_writer(&index, &checkpoint_files.directory, 1, 15_000_000)?;
+        writer.set_merge_policy(Box::new(NoMergePolicy));
+        for group in &groups {
+            writer.merge(group).wait()?;
+        }
+        writer.wait_merging_threads()?;
+        tracing::debug!(merges = groups.len(), "small segments merged");
         Ok(())
     }
 }
@@ -2965,6 +3007,44 @@ mod tests {
         sink.commit(&Checkpoints::default()).unwrap();
         store.reload().unwrap();
         assert_eq!(store.count(&Query::All).unwrap(), 1);
+    }
+
+    #[test]
+    fn finishing_an_ingest_merges_its_small_segments_and_keeps_its_checkpoints() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TantivyStore::open(dir.path()).unwrap();
+        let mut sink = store.writer(50 << 20).unwrap();
+        let mut checkpoints = Checkpoints::default();
+        for commit in 0..6 {
+            for n in 0..40 {
+                let id = format!("{commit:02}{n:030}");
+                sink.add(&event(&id, "alice", 1_000 + n, "line"), false)
+                    .unwrap();
+            }
+            checkpoints
+                .collectors
+                .insert(format!("tail-{commit}"), serde_json::json!(commit));
+            sink.commit(&checkpoints).unwrap();
+        }
+        let segments = || store.index.searchable_segment_metas().unwrap().len();
+        assert!(segments() >= 3, "{} segments", segments());
+        Box::new(sink).finish().unwrap();
+        store.reload().unwrap();
+        assert_eq!(segments(), 1);
+        assert_eq!(store.checkpoints().unwrap(), checkpoints);
+        let hits = store
+            .search(&Query::term("sub", "alice"), 1000, Order::OldestFirst)
+            .unwrap();
+        assert_eq!(hits.total, 240);
+        let ids: HashSet<String> = hits.events.into_iter().map(|e| e.id).collect();
+        assert_eq!(ids.len(), 240);
+        // The writer's lock is free again, and the store takes more events.
+        let mut sink = store.writer(50 << 20).unwrap();
+        sink.add(&event(&format!("{:032}", 7), "bob", 5, "line"), false)
+            .unwrap();
+        sink.commit(&checkpoints).unwrap();
+        store.reload().unwrap();
+        assert_eq!(store.count(&Query::term("sub", "bob")).unwrap(), 1);
     }
 
     #[test]
