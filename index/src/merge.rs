@@ -94,17 +94,26 @@ pub(crate) fn bounded_groups(segments: &[(SegmentId, u32)], max_docs: u32) -> Ve
     groups
 }
 
+/// The fewest small segments worth merging at the end of an ingest. A small store ends with
+/// one to three segments, which lookups hardly notice, and merging them rewrites every event:
+/// a 187 000-event ingest took 1.26× as long merging its two segments into one.
+pub(crate) const MIN_TAIL_SEGMENTS: usize = 4;
+
 /// The merges that end an ingest: the segments below half the ceiling — those tantivy's levels
 /// leave behind when the input ends (a level merges only once it holds 8 segments), and which
 /// every lookup pays for as much as for a full one — packed into as few segments under the
 /// ceiling as they fit in (first fit, largest first). Each group holds two segments or more.
-/// At 10 M events such a tail was 11 of 22 segments, 1.4 M events.
+/// At 10 M events such a tail was 11 of 22 segments, 1.4 M events. A tail of fewer than
+/// [`MIN_TAIL_SEGMENTS`] is left alone.
 pub(crate) fn tail_groups(segments: &[(SegmentId, u32)], max_docs: u32) -> Vec<Vec<SegmentId>> {
     let mut tail: Vec<(SegmentId, u32)> = segments
         .iter()
         .copied()
         .filter(|&(_, docs)| docs < max_docs / 2)
         .collect();
+    if tail.len() < MIN_TAIL_SEGMENTS {
+        return Vec::new();
+    }
     tail.sort_by_key(|&(id, docs)| (std::cmp::Reverse(docs), id));
     let mut bins: Vec<(u64, Vec<SegmentId>)> = Vec::new();
     for (id, docs) in tail {
@@ -194,9 +203,13 @@ mod tests {
         }
         // 11 segments become 2: the store ends with 13.
         assert_eq!(groups.len(), 2);
-        // Nothing to do for a store of full segments, or of one small one.
+        // Nothing to do for a store of full segments, or of fewer small ones than are worth
+        // merging; from that many on, they are merged.
         assert!(tail_groups(&segments[..12], 1000).is_empty());
-        assert!(tail_groups(&segments[12..13], 1000).is_empty());
+        let few = &segments[12..12 + MIN_TAIL_SEGMENTS - 1];
+        assert!(tail_groups(few, 1000).is_empty());
+        let enough = &segments[12..12 + MIN_TAIL_SEGMENTS];
+        assert_eq!(tail_groups(enough, 1000).concat().len(), MIN_TAIL_SEGMENTS);
         assert!(tail_groups(&[], 1000).is_empty());
     }
 
