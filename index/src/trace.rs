@@ -178,8 +178,8 @@ struct Expansion<'a> {
     request: &'a TraceRequest,
     /// Identity filter for events found by `sub` (`None` = any issuer).
     identity_iss: Option<String>,
-    /// Boxed: an event is most of a kilobyte, and growing the table moved every entry (a
-    /// fifth of a cold trace of 20 000 events was the kernel handing out fresh pages for it).
+    /// Boxed: an event is most of a kilobyte, and growing the table moved every entry into
+    /// fresh memory (the kernel zeroing pages for it was 8 % of a cold 20 000-event trace).
     events: HashMap<String, Box<LinkedEvent>>,
     truncated: bool,
     seen_subs: HashSet<String>,
@@ -1286,6 +1286,26 @@ mod tests {
     use crate::{Checkpoints, EventSink, TantivyStore};
     use tokentrail_parsers::Service;
 
+    /// A store on disk holding `events`, committed and visible.
+    fn store_of(events: impl IntoIterator<Item = Event>) -> (tempfile::TempDir, TantivyStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TantivyStore::open(dir.path()).unwrap();
+        let mut sink = store.writer(50 << 20).unwrap();
+        for event in events {
+            sink.add(&event, false).unwrap();
+        }
+        sink.commit(&Checkpoints::default()).unwrap();
+        store.reload().unwrap();
+        (dir, store)
+    }
+
+    fn alice() -> TraceRequest {
+        TraceRequest::new(Seed::Identity {
+            sub: "alice".into(),
+            iss: None,
+        })
+    }
+
     fn job_event(id: &str, action: &str, job: &str, batch: &str, sub: &str, at: i64) -> Event {
         let mut event = Event::new("test", Service::Ce);
         event.id = id.into();
@@ -1299,30 +1319,16 @@ mod tests {
 
     #[test]
     fn a_ce_job_and_a_batch_job_with_the_same_number_stay_apart() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = TantivyStore::open(dir.path()).unwrap();
-        let mut sink = store.writer(50 << 20).unwrap();
         // Alice's CE job 7.0 is routed to batch job 99.0; Bob's CE job 99.0 is routed to 7.0.
-        for event in [
+        let (_dir, store) = store_of([
             job_event("a1", action::JOB_SUBMIT, "ce#7.0", "", "alice", 1_000),
             job_event("a2", action::JOB_ROUTE, "ce#7.0", "ce#99.0", "", 2_000),
             job_event("a3", action::JOB_START, "", "ce#99.0", "", 3_000),
             job_event("b1", action::JOB_SUBMIT, "ce#99.0", "", "bob", 1_500),
             job_event("b2", action::JOB_ROUTE, "ce#99.0", "ce#7.0", "", 2_500),
             job_event("b3", action::JOB_START, "", "ce#7.0", "", 3_500),
-        ] {
-            sink.add(&event, false).unwrap();
-        }
-        sink.commit(&Checkpoints::default()).unwrap();
-        store.reload().unwrap();
-        let answer = trace(
-            &store,
-            &TraceRequest::new(Seed::Identity {
-                sub: "alice".into(),
-                iss: None,
-            }),
-        )
-        .unwrap();
+        ]);
+        let answer = trace(&store, &alice()).unwrap();
         let ids: BTreeSet<&str> = answer.events.iter().map(|e| e.event.id.as_str()).collect();
         assert_eq!(ids, ["a1", "a2", "a3"].into_iter().collect());
         assert_eq!(answer.jobs.len(), 1);
@@ -1335,22 +1341,14 @@ mod tests {
     fn events_of_one_line_come_in_the_same_order_every_time() {
         // Several events of one line share time, file and line; the answer orders them by
         // id, not by the order a hash map happens to give (which changes between runs).
-        let dir = tempfile::tempdir().unwrap();
-        let store = TantivyStore::open(dir.path()).unwrap();
-        let mut sink = store.writer(50 << 20).unwrap();
         let ids = ["e9", "e1", "e5", "e3", "e7", "e2", "e8", "e4", "e6", "e0"];
-        for id in ids {
+        let (_dir, store) = store_of(ids.map(|id| {
             let mut event = job_event(id, action::JOB_SUBMIT, "", "", "alice", 1_000);
             event.origin.file = "/var/log/x".into();
             event.origin.line = 7;
-            sink.add(&event, false).unwrap();
-        }
-        sink.commit(&Checkpoints::default()).unwrap();
-        store.reload().unwrap();
-        let request = TraceRequest::new(Seed::Identity {
-            sub: "alice".into(),
-            iss: None,
-        });
+            event
+        }));
+        let request = alice();
         let mut sorted = ids.to_vec();
         sorted.sort_unstable();
         for _ in 0..8 {
@@ -1364,9 +1362,6 @@ mod tests {
         // Alice's job starts on wn1, starts again on wn2 and ends there. Its window is on
         // wn2, whatever order the answer's map gives its events in: a file operation from
         // wn2's address in that time is probable evidence, one from wn1's is not.
-        let dir = tempfile::tempdir().unwrap();
-        let store = TantivyStore::open(dir.path()).unwrap();
-        let mut sink = store.writer(50 << 20).unwrap();
         let on_node = |mut event: Event, node: &str, ip: &str| {
             event.worker_node = node.into();
             event.client_ip = ip.into();
@@ -1380,7 +1375,7 @@ mod tests {
             event.time = Some(Timestamp(6_000));
             event
         };
-        for event in [
+        let (_dir, store) = store_of([
             job_event("submit", action::JOB_SUBMIT, "ce#1.0", "", "alice", 1_000),
             on_node(
                 job_event("start-wn1", action::JOB_START, "ce#1.0", "", "", 2_000),
@@ -1399,17 +1394,9 @@ mod tests {
             ),
             file_read("read-wn1", "10.0.0.1"),
             file_read("read-wn2", "10.0.0.2"),
-        ] {
-            sink.add(&event, false).unwrap();
-        }
-        sink.commit(&Checkpoints::default()).unwrap();
-        store.reload().unwrap();
-        let request = TraceRequest::new(Seed::Identity {
-            sub: "alice".into(),
-            iss: None,
-        });
+        ]);
         for _ in 0..16 {
-            let answer = trace(&store, &request).unwrap();
+            let answer = trace(&store, &alice()).unwrap();
             let ids: Vec<(&str, &str)> = answer
                 .events
                 .iter()
