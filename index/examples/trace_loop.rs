@@ -38,6 +38,10 @@ fn main() {
             std::hint::black_box(answer);
         }
     }
+    if std::env::var_os("TRACE_LOOP_ALL").is_some() {
+        let all: Vec<String> = times.iter().map(|t| format!("{t:.0}")).collect();
+        println!("all {}", all.join(" "));
+    }
     times.sort_by(f64::total_cmp);
     println!(
         "min {:.1} p50 {:.1} max {:.1} ms",

@@ -449,7 +449,15 @@ impl SegmentCollector for TopByTimeSegment {
 /// (every round, every worker-node window of a busy identity), and decoding one (doc store
 /// block + JSON) costs far more than cloning it. Segments are immutable, so a
 /// (segment, document) key never goes stale. Bounded: emptied when full.
-const EVENT_CACHE_CAPACITY: usize = 32_768;
+///
+/// 65 536 events, about 2 KB each once decoded: ~130 MB at most, in a process that answers
+/// many traces (`serve`, `bench trace`); one `trace` process holds only its own answer's.
+/// With 32 768, four busy identities traced in turn at 10 M (~8 000 distinct events each,
+/// after other questions had filled the cache) emptied it during their rounds, and every
+/// round after was partly cold: `bench trace` p95 176–179 ms against 72–78 ms, addresses
+/// (16 000–20 000 events each) p50 274 ms against 64–104 ms; the process's peak RSS
+/// 880–893 MB against 952–957 MB. A first trace is as cold either way.
+const EVENT_CACHE_CAPACITY: usize = 65_536;
 
 /// Decoded events by where they are stored, boxed: an `Event` is ~800 bytes, and a table of
 /// them moved every entry at each growth step (12 % of a first busy-identity trace was the
