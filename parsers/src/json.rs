@@ -139,7 +139,7 @@ pub fn scalar(raw: &str) -> Option<Cow<'_, str>> {
 }
 
 /// [`scalar`], empty for anything that is neither a string nor a number.
-pub fn scalar_text(raw: &str) -> Cow<'_, str> {
+fn scalar_text(raw: &str) -> Cow<'_, str> {
     scalar(raw).unwrap_or_default()
 }
 

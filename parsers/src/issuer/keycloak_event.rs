@@ -338,11 +338,15 @@ fn admin_event(
     let resource_type = get("resourceType");
     let resource_path = get("resourcePath");
     let parsed = representation.and_then(Object::parse);
-    let enabled = match parsed.as_ref().and_then(|value| value.bool("enabled")) {
-        Some(enabled) => Some(enabled),
-        None => representation.and_then(|text| {
+    let enabled = parsed
+        .as_ref()
+        .and_then(|value| value.bool("enabled"))
+        .or_else(|| {
             // A representation that is not clean JSON (cut, or sanitised): look for the flag.
-            let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+            let compact: String = representation?
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect();
             if compact.contains("\"enabled\":false") {
                 Some(false)
             } else if compact.contains("\"enabled\":true") {
@@ -350,8 +354,7 @@ fn admin_event(
             } else {
                 None
             }
-        }),
-    };
+        });
     let user_path = resource_path
         .strip_prefix("users/")
         .and_then(|rest| rest.split('/').next())
