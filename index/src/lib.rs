@@ -4,6 +4,7 @@
 
 pub mod analytics;
 pub mod clickhouse;
+mod event_cache;
 mod key_terms;
 mod merge;
 pub mod query;

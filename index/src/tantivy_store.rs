@@ -41,6 +41,7 @@ use tokentrail_parsers::event::{KEY_FIELDS, LIST_FIELDS};
 use tokentrail_parsers::stream::hex;
 use tokentrail_parsers::Event;
 
+use crate::event_cache::LruCache;
 use crate::key_terms::KeyTermsQuery;
 use crate::merge::{bounded_groups, tail_groups, BoundedMergePolicy, MAX_MERGED_DOCS};
 use crate::query::Query;
@@ -448,7 +449,8 @@ impl SegmentCollector for TopByTimeSegment {
 /// Decoded events kept by [`TantivyStore`]: a trace meets the same events again and again
 /// (every round, every worker-node window of a busy identity), and decoding one (doc store
 /// block + JSON) costs far more than cloning it. Segments are immutable, so a
-/// (segment, document) key never goes stale. Bounded: emptied when full.
+/// (segment, document) key never goes stale. Bounded: when full, a new event takes the place
+/// of the one asked for longest ago (see [`crate::event_cache`]).
 ///
 /// 65 536 events, about 2 KB each once decoded: ~130 MB at most, in a process that answers
 /// many traces (`serve`, `bench trace`); one `trace` process holds only its own answer's.
@@ -462,11 +464,20 @@ const EVENT_CACHE_CAPACITY: usize = 65_536;
 /// Decoded events by where they are stored, boxed: an `Event` is ~800 bytes, and a table of
 /// them moved every entry at each growth step (12 % of a first busy-identity trace was the
 /// kernel zeroing fresh pages for those copies).
-#[derive(Default)]
 struct EventCache {
-    events: HashMap<(SegmentId, DocId), Box<Event>>,
+    events: LruCache<(SegmentId, DocId), Box<Event>>,
     hits: u64,
     misses: u64,
+}
+
+impl Default for EventCache {
+    fn default() -> Self {
+        EventCache {
+            events: LruCache::new(EVENT_CACHE_CAPACITY),
+            hits: 0,
+            misses: 0,
+        }
+    }
 }
 
 /// The tantivy store in a data directory.
@@ -820,9 +831,6 @@ impl TantivyStore {
             }
             cache.misses += 1;
             let event = read_stored(searcher, self.fields.doc, address, &mut streams)?;
-            if cache.events.len() >= EVENT_CACHE_CAPACITY {
-                cache.events.clear();
-            }
             cache.events.insert(key, Box::new(event.clone()));
             fetched[index] = Some(event);
         }
