@@ -46,11 +46,31 @@ pub static FORMAT: Format = Format {
     },
 };
 
-/// Header keys, long and short form.
-const HEADER_KEYS: &[&str] = &[
-    "time", "func", "level", "logid", "unit", "tid", "source", "tident", "sec", "uid", "gid",
-    "name", "geo", "xt", "ob", "t", "f", "l", "s",
-];
+/// Header keys, long and short form: the header ends at the first key not among them.
+fn is_header_key(key: &str) -> bool {
+    matches!(
+        key,
+        "time"
+            | "func"
+            | "level"
+            | "logid"
+            | "unit"
+            | "tid"
+            | "source"
+            | "tident"
+            | "sec"
+            | "uid"
+            | "gid"
+            | "name"
+            | "geo"
+            | "xt"
+            | "ob"
+            | "t"
+            | "f"
+            | "l"
+            | "s"
+    )
+}
 
 fn sniff(text: &str, _file_name: &str) -> bool {
     let Ok((rest, _)) = stamp(text) else {
@@ -61,52 +81,73 @@ fn sniff(text: &str, _file_name: &str) -> bool {
         || (rest.starts_with("t=") && head.contains(" f="))
 }
 
-/// The header pairs and the message after them.
+// The header keys the parser reads, each with its first value, in one pass over the header
+// (it was a vector of pairs per line searched once per key).
+kv::known_keys!(HeaderKeys<'a, Cow<'a, str>>, keep first, {
+    time = "time",
+    t = "t",
+    func = "func",
+    f = "f",
+    level = "level",
+    l = "l",
+    logid = "logid",
+    tident = "tident",
+    name = "name",
+    sec = "sec",
+});
+
+/// The header keys read, and the message after the header.
 struct Header<'a> {
-    pairs: Vec<(&'a str, Cow<'a, str>)>,
+    keys: HeaderKeys<'a>,
     message: &'a str,
 }
 
-impl Header<'_> {
-    fn get(&self, key: &str) -> &str {
-        self.pairs
-            .iter()
-            .find(|(name, _)| *name == key)
-            .map(|(_, value)| value.as_ref())
-            .unwrap_or("")
-    }
+/// The value of a header key, or "" when absent.
+fn value<'v>(value: &'v Option<Cow<'_, str>>) -> &'v str {
+    value.as_deref().unwrap_or("")
+}
 
-    fn either(&self, long: &str, short: &str) -> &str {
-        match self.get(long) {
-            "" => self.get(short),
-            value => value,
+/// `long`, or `short` when `long` is absent or empty.
+fn either<'v>(long: &'v Option<Cow<'_, str>>, short: &'v Option<Cow<'_, str>>) -> &'v str {
+    match value(long) {
+        "" => value(short),
+        found => found,
+    }
+}
+
+/// The header's `key=value` pairs in order; where the message starts once exhausted.
+struct HeaderPairs<'a> {
+    text: &'a str,
+    index: usize,
+}
+
+impl<'a> Iterator for HeaderPairs<'a> {
+    type Item = (&'a str, Cow<'a, str>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let bytes = self.text.as_bytes();
+        while bytes.get(self.index) == Some(&b' ') {
+            self.index += 1;
         }
+        let rest = bytes.get(self.index..)?;
+        // A key runs to `=`; a space first means a word of the message.
+        let equals = memchr::memchr2(b'=', b' ', rest).filter(|&at| rest[at] == b'=')?;
+        let key = &self.text[self.index..self.index + equals];
+        if !is_header_key(key) {
+            return None;
+        }
+        let (value, next) = kv::value_at(self.text, self.index + equals + 1);
+        self.index = next;
+        Some((key, value))
     }
 }
 
 fn header(text: &str) -> Header<'_> {
-    let bytes = text.as_bytes();
-    let mut pairs = Vec::new();
-    let mut index = 0;
-    loop {
-        while bytes.get(index) == Some(&b' ') {
-            index += 1;
-        }
-        let rest = &text[index..];
-        let Some(equals) = rest.find('=') else {
-            break;
-        };
-        let key = &rest[..equals];
-        if key.contains(' ') || !HEADER_KEYS.contains(&key) {
-            break;
-        }
-        let (value, next) = kv::value_at(text, index + equals + 1);
-        pairs.push((key, value));
-        index = next;
-    }
+    let mut pairs = HeaderPairs { text, index: 0 };
+    let keys = HeaderKeys::read(&mut pairs);
     Header {
-        pairs,
-        message: text.get(index..).unwrap_or("").trim(),
+        keys,
+        message: text.get(pairs.index..).unwrap_or("").trim(),
     }
 }
 
@@ -158,14 +199,21 @@ fn split_top(text: &str) -> Vec<&str> {
             b'[' | b'{' if !in_quote => depth += 1,
             b']' | b'}' if !in_quote => depth = depth.saturating_sub(1),
             b',' if !in_quote && depth == 0 => {
-                out.push(&text[start..at]);
+                push_item(&mut out, &text[start..at]);
                 start = at + 1;
             }
             _ => {}
         }
     }
-    out.push(&text[start..]);
-    out.into_iter().filter(|s| !s.trim().is_empty()).collect()
+    push_item(&mut out, &text[start..]);
+    out
+}
+
+/// Keeps an item of [`split_top`] that holds more than blanks.
+fn push_item<'a>(items: &mut Vec<&'a str>, item: &'a str) {
+    if !item.trim().is_empty() {
+        items.push(item);
+    }
 }
 
 /// One claim value as printed by EOS: `"quoted"`, a number, `[a,b]`, or bare text.
@@ -254,23 +302,24 @@ impl Parser {
         stamp_time: Option<Timestamp>,
     ) -> Event {
         let mut event = line.event(FORMAT.id, FORMAT.service);
-        let epoch = crate::time::parse_epoch(header.either("time", "t"));
+        let keys = &header.keys;
+        let epoch = crate::time::parse_epoch(either(&keys.time, &keys.t));
         if let Some(time) = epoch.or(stamp_time) {
             event.time = Some(time);
         }
-        let logid = header.get("logid");
+        let logid = value(&keys.logid);
         if !logid.is_empty() && !logid.starts_with("static") {
             event.session_id = logid.to_string();
         }
-        let tident = header.get("tident");
+        let tident = value(&keys.tident);
         if let Some(parsed) = xrootd_tident::parse(tident) {
             xrootd_tident::fill_client(&mut event, parsed.host);
         }
-        let name = header.get("name");
+        let name = value(&keys.name);
         if !name.is_empty() && name != "-" {
             event.local_user = name.to_string();
         }
-        event.protocol = header.get("sec").to_string().into();
+        event.protocol = value(&keys.sec).to_string().into();
         event
     }
 }
@@ -284,7 +333,8 @@ impl LineParser for Parser {
             return Feed::NotMine;
         }
         let header = header(rest);
-        if header.either("func", "f").is_empty() && header.either("level", "l").is_empty() {
+        let keys = &header.keys;
+        if either(&keys.func, &keys.f).is_empty() && either(&keys.level, &keys.l).is_empty() {
             return Feed::Malformed;
         }
         let stamp_time = parts.to_utc(&self.time);
@@ -427,6 +477,22 @@ mod tests {
         assert_eq!(events[0].action, action::FILE_DELETE);
         assert_eq!(events[0].client_ip, "2001:db8::5");
         assert_eq!(events[0].protocol, "krb5");
+    }
+
+    #[test]
+    fn a_repeated_header_key_keeps_its_first_value_and_a_word_ends_the_header() {
+        // `name=` twice: the first is the header's. "open" is a word of the message, so the
+        // `name=` and `sec=` after it are the message's, not the header's.
+        let text = "240612 14:03:22 time=1718193802.000000 func=open level=INFO name=cmsprd name=other sec=krb5 open name=intruder sec=gsi op=read path=/eos/x";
+        let events = parse(text);
+        assert_eq!(events[0].local_user, "cmsprd");
+        assert_eq!(events[0].protocol, "krb5");
+        assert_eq!(events[0].path, "/eos/x");
+        // A message whose first word is `key=value` with an unknown key ends the header too.
+        let text = "240612 14:03:22 time=1718193802.000000 func=open level=INFO op=read path=/eos/y name=late";
+        let events = parse(text);
+        assert_eq!(events[0].local_user, "");
+        assert_eq!(events[0].path, "/eos/y");
     }
 
     #[test]
