@@ -222,6 +222,24 @@ mod tests {
         )
     }
 
+    /// Asserts that a `KeyTermsQuery` of the terms `names` of `field` matches what an OR of
+    /// term queries matches, each document once; returns how many documents that is.
+    fn matches_as_an_or_of_term_queries(
+        index: &Index,
+        field: tantivy::schema::Field,
+        names: &[&str],
+    ) -> usize {
+        let terms: Vec<Term> = names
+            .iter()
+            .map(|name| Term::from_field_text(field, name))
+            .collect();
+        let expected = hits(index, &or_of_terms(&terms));
+        let found = hits(index, &KeyTermsQuery::new(terms));
+        assert_eq!(found, expected, "{names:?}");
+        assert_eq!(found.0.len(), found.1, "{names:?}");
+        found.1
+    }
+
     #[test]
     fn matches_what_an_or_of_term_queries_matches() {
         let (index, tag, _) = index();
@@ -237,14 +255,7 @@ mod tests {
             vec![],
         ];
         for names in cases {
-            let terms: Vec<Term> = names
-                .iter()
-                .map(|name| Term::from_field_text(tag, name))
-                .collect();
-            let expected = hits(&index, &or_of_terms(&terms));
-            let found = hits(&index, &KeyTermsQuery::new(terms));
-            assert_eq!(found, expected, "{names:?}");
-            assert_eq!(found.0.len(), found.1, "{names:?}");
+            matches_as_an_or_of_term_queries(&index, tag, &names);
         }
     }
 
@@ -271,15 +282,8 @@ mod tests {
             vec!["c1", "u0", "u2999"],
         ];
         for names in cases {
-            let terms: Vec<Term> = names
-                .iter()
-                .map(|name| Term::from_field_text(tag, name))
-                .collect();
-            let expected = hits(&index, &or_of_terms(&terms));
-            let found = hits(&index, &KeyTermsQuery::new(terms));
-            assert!(!expected.0.is_empty(), "{names:?}");
-            assert_eq!(found, expected, "{names:?}");
-            assert_eq!(found.0.len(), found.1, "{names:?}");
+            let found = matches_as_an_or_of_term_queries(&index, tag, &names);
+            assert!(found > 0, "{names:?}");
         }
     }
 
