@@ -173,6 +173,9 @@ struct Connection {
 #[derive(Debug, Default)]
 pub struct AuditState {
     run_start: Option<Timestamp>,
+    /// `run_start` as RFC 3339, the last part of every session id of the run (formatted once
+    /// per run: per event it was a tenth of this parser's time).
+    run_start_text: String,
     max_cid: u64,
     connections: BTreeMap<u64, Connection>,
     /// A payload line without a cid (SchedLog), waiting for its connection's `AuthMethod=`.
@@ -202,15 +205,20 @@ impl AuditState {
     /// Every header line of the stream passes here first: startup banners start a new run.
     pub fn observe(&mut self, header: &Header<'_>) {
         if self.run_start.is_none() {
-            self.run_start = header.time;
+            self.start_run_at(header.time);
         }
         if banner(header.message) == Some(Banner::Starting) {
             self.restart(header.time);
         }
     }
 
-    fn restart(&mut self, time: Option<Timestamp>) {
+    fn start_run_at(&mut self, time: Option<Timestamp>) {
         self.run_start = time;
+        self.run_start_text = time.map(|time| time.to_rfc3339()).unwrap_or_default();
+    }
+
+    fn restart(&mut self, time: Option<Timestamp>) {
+        self.start_run_at(time);
         self.max_cid = 0;
         self.connections.clear();
         self.unbound = None;
@@ -235,11 +243,7 @@ impl AuditState {
     }
 
     fn session_id(&self, host: &str, cid: u64) -> String {
-        let start = self
-            .run_start
-            .map(|time| time.to_rfc3339())
-            .unwrap_or_default();
-        format!("{host}:cid:{cid}@{start}")
+        format!("{host}:cid:{cid}@{}", self.run_start_text)
     }
 
     /// An event of this format for `line`, with what the connection knows.
