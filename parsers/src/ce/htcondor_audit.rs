@@ -174,7 +174,7 @@ struct Connection {
 pub struct AuditState {
     run_start: Option<Timestamp>,
     /// `run_start` as RFC 3339, the last part of every session id of the run (formatted once
-    /// per run: per event it was a tenth of this parser's time).
+    /// per run: per event it was nearly a tenth of this parser's time).
     run_start_text: String,
     max_cid: u64,
     connections: BTreeMap<u64, Connection>,
