@@ -18,9 +18,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use tokentrail_parsers::stream::content_fingerprint;
+use tokentrail_parsers::stream::parse_text_in_batches;
 use tokentrail_parsers::time::{TimeContext, Zone};
-use tokentrail_parsers::{parse_text, Context, RawLine, StreamParser};
+use tokentrail_parsers::{parse_text, Context};
 
 /// The binary's allocator (src/main.rs), so that these rates are the ones ingest sees.
 #[global_allocator]
@@ -32,33 +32,15 @@ const SIMULATED_BYTES: usize = 1 << 20;
 /// Events handed on at once by ingest (its `BATCH_EVENTS`).
 const BATCH_EVENTS: usize = 4096;
 
-/// Parses `text` line by line as ingest does (see the module doc); the number of events.
+/// Parses `text` as ingest does (see the module doc); the number of events.
 fn parse_as_ingest(text: &str, forced: Option<&str>, context: Context) -> usize {
-    let first_line = text.lines().next().unwrap_or("");
-    let mut stream = StreamParser::new(context, forced, content_fingerprint(first_line.as_bytes()))
-        .expect("known format");
-    let mut events = Vec::with_capacity(BATCH_EVENTS);
     let mut count = 0;
-    let mut offset = 0u64;
-    for (index, line) in text.split_inclusive('\n').enumerate() {
-        let bytes = line.strip_suffix('\n').unwrap_or(line).as_bytes();
-        stream.feed(
-            RawLine {
-                bytes,
-                number: index as u64 + 1,
-                offset,
-                truncated: false,
-            },
-            &mut events,
-        );
-        offset += line.len() as u64;
-        if events.len() >= BATCH_EVENTS {
-            count += events.len();
-            events.clear();
-        }
-    }
-    stream.finish(&mut events);
-    count + events.len()
+    parse_text_in_batches(text, forced, context, BATCH_EVENTS, |events| {
+        count += events.len();
+        events.clear();
+    })
+    .expect("known format");
+    count
 }
 
 fn context(file_name: &str) -> Context {

@@ -101,15 +101,11 @@ fn union_by_bitmap(
     total: usize,
 ) -> Vec<DocId> {
     let mut words = vec![0u64; (max_doc as usize).div_ceil(64)];
-    for mut postings in postings {
-        let mut doc = postings.doc();
-        while doc != TERMINATED {
-            if let Some(word) = words.get_mut(doc as usize / 64) {
-                *word |= 1 << (doc % 64);
-            }
-            doc = postings.advance();
+    each_doc(postings, |doc| {
+        if let Some(word) = words.get_mut(doc as usize / 64) {
+            *word |= 1 << (doc % 64);
         }
-    }
+    });
     let mut docs = Vec::with_capacity(total);
     for (index, &word) in words.iter().enumerate() {
         let mut bits = word;
@@ -124,16 +120,21 @@ fn union_by_bitmap(
 /// The sorted, distinct documents of `postings`, concatenated and sorted.
 fn union_by_sort(postings: Vec<tantivy::postings::SegmentPostings>, total: usize) -> Vec<DocId> {
     let mut docs: Vec<DocId> = Vec::with_capacity(total);
-    for mut postings in postings {
-        let mut doc = postings.doc();
-        while doc != TERMINATED {
-            docs.push(doc);
-            doc = postings.advance();
-        }
-    }
+    each_doc(postings, |doc| docs.push(doc));
     docs.sort_unstable();
     docs.dedup();
     docs
+}
+
+/// Calls `visit` with every document of every postings list, list after list.
+fn each_doc(postings: Vec<tantivy::postings::SegmentPostings>, mut visit: impl FnMut(DocId)) {
+    for mut postings in postings {
+        let mut doc = postings.doc();
+        while doc != TERMINATED {
+            visit(doc);
+            doc = postings.advance();
+        }
+    }
 }
 
 /// A doc set over sorted, distinct document ids.

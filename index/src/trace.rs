@@ -340,16 +340,8 @@ impl<'a> Expansion<'a> {
         if certain {
             self.queue_keys(&event);
         }
-        self.events.insert(
-            event.id.clone(),
-            Box::new(LinkedEvent {
-                event,
-                link: Link {
-                    rule: rule.to_string(),
-                    confidence: confidence.to_string(),
-                },
-            }),
-        );
+        self.events
+            .insert(event.id.clone(), linked(event, rule, confidence));
     }
 
     fn queue_keys(&mut self, event: &Event) {
@@ -543,13 +535,7 @@ impl<'a> Expansion<'a> {
             }
             self.events.insert(
                 event.id.clone(),
-                Box::new(LinkedEvent {
-                    event,
-                    link: Link {
-                        rule: rule::TOKEN_CHAIN.to_string(),
-                        confidence: confidence::CERTAIN.to_string(),
-                    },
-                }),
+                linked(event, rule::TOKEN_CHAIN, confidence::CERTAIN),
             );
         }
         Ok(())
@@ -1052,6 +1038,17 @@ fn find_job(expansion: &mut Expansion<'_>, job: &str) -> Result<Vec<Event>, Erro
         .collect())
 }
 
+/// An event of the answer with its link, boxed as the answer's map holds it.
+fn linked(event: Event, rule: &str, confidence: &str) -> Box<LinkedEvent> {
+    Box::new(LinkedEvent {
+        event,
+        link: Link {
+            rule: rule.to_string(),
+            confidence: confidence.to_string(),
+        },
+    })
+}
+
 /// The order of the answer's events: by time, file and line, and the id last: one line may
 /// hold several events (same time, file and line), and the map gives them in no fixed order;
 /// the same question must give the same answer.
@@ -1357,6 +1354,7 @@ mod tests {
             assert_eq!(got, sorted);
         }
     }
+
     #[test]
     fn a_job_restarted_on_another_node_has_one_window_every_time() {
         // Alice's job starts on wn1, starts again on wn2 and ends there. Its window is on

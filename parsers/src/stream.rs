@@ -454,10 +454,37 @@ pub fn parse_text(
     forced: Option<&str>,
     context: Context,
 ) -> Result<(Vec<Event>, Stats), UnknownFormat> {
+    let mut events = Vec::new();
+    let stats = parse_text_in_batches(text, forced, context, usize::MAX, |batch| {
+        if events.is_empty() {
+            std::mem::swap(&mut events, batch);
+        } else {
+            events.append(batch);
+        }
+    })?;
+    Ok((events, stats))
+}
+
+/// Parses a whole text as one stream, handing its events to `hand_on` whenever `batch` or
+/// more are pending and once at the end, as ingest hands them to its sink. `hand_on` takes
+/// them out of the vector (or clears it); what it leaves stays for the next call.
+pub fn parse_text_in_batches(
+    text: &str,
+    forced: Option<&str>,
+    context: Context,
+    batch: usize,
+    mut hand_on: impl FnMut(&mut Vec<Event>),
+) -> Result<Stats, UnknownFormat> {
     let first_line = text.lines().next().unwrap_or("");
     let fingerprint = content_fingerprint(first_line.as_bytes());
     let mut stream = StreamParser::new(context, forced, fingerprint)?;
-    let mut events = Vec::new();
+    // Sized for a bounded batch, as ingest sizes its own: growing it step by step moved every
+    // event (most of a kilobyte) at each step.
+    let mut events = if batch == usize::MAX {
+        Vec::new()
+    } else {
+        Vec::with_capacity(batch)
+    };
     let mut offset = 0u64;
     for (index, line) in text.split_inclusive('\n').enumerate() {
         let bytes = line.strip_suffix('\n').unwrap_or(line).as_bytes();
@@ -471,9 +498,13 @@ pub fn parse_text(
             &mut events,
         );
         offset += line.len() as u64;
+        if events.len() >= batch {
+            hand_on(&mut events);
+        }
     }
     stream.finish(&mut events);
-    Ok((events, stream.into_stats()))
+    hand_on(&mut events);
+    Ok(stream.into_stats())
 }
 
 #[cfg(test)]

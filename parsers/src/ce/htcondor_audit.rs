@@ -172,10 +172,10 @@ struct Connection {
 /// authenticated in it, restart detection.
 #[derive(Debug, Default)]
 pub struct AuditState {
-    run_start: Option<Timestamp>,
-    /// `run_start` as RFC 3339, the last part of every session id of the run (formatted once
-    /// per run: per event it was nearly a tenth of this parser's time).
-    run_start_text: String,
+    /// The run's start as RFC 3339 (empty until a line with a time), the last part of every
+    /// session id of the run: formatted once per run (per event it was nearly a tenth of
+    /// this parser's time).
+    run_start: String,
     max_cid: u64,
     connections: BTreeMap<u64, Connection>,
     /// A payload line without a cid (SchedLog), waiting for its connection's `AuthMethod=`.
@@ -204,7 +204,7 @@ fn payload(message: &str, prefix: &str) -> Option<Result<Claims, ()>> {
 impl AuditState {
     /// Every header line of the stream passes here first: startup banners start a new run.
     pub fn observe(&mut self, header: &Header<'_>) {
-        if self.run_start.is_none() {
+        if self.run_start.is_empty() {
             self.start_run_at(header.time);
         }
         if banner(header.message) == Some(Banner::Starting) {
@@ -213,8 +213,7 @@ impl AuditState {
     }
 
     fn start_run_at(&mut self, time: Option<Timestamp>) {
-        self.run_start = time;
-        self.run_start_text = time.map(|time| time.to_rfc3339()).unwrap_or_default();
+        self.run_start = time.map(|time| time.to_rfc3339()).unwrap_or_default();
     }
 
     fn restart(&mut self, time: Option<Timestamp>) {
@@ -243,7 +242,7 @@ impl AuditState {
     }
 
     fn session_id(&self, host: &str, cid: u64) -> String {
-        format!("{host}:cid:{cid}@{}", self.run_start_text)
+        format!("{host}:cid:{cid}@{}", self.run_start)
     }
 
     /// An event of this format for `line`, with what the connection knows.
