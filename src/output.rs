@@ -1,5 +1,6 @@
 //! Printing events as a table, JSON or CSV (`--format table|json|csv`).
 
+use std::borrow::Borrow;
 use std::io::{self, Write};
 
 use tokentrail_parsers::csv::{csv_cell, csv_values, CSV_COLUMNS};
@@ -13,17 +14,21 @@ pub enum OutputFormat {
     Csv,
 }
 
-/// Writes a CSV header and rows; `extra` adds columns (name, value per event).
-pub fn write_csv(
+/// Writes a CSV header and rows; `extra` adds columns (name, value per event). The events
+/// may be owned (a search's) or shared (a trace's).
+pub fn write_csv<E: Borrow<Event>>(
     out: &mut dyn Write,
-    events: &[Event],
+    events: &[E],
     extra: &[(&str, Vec<String>)],
 ) -> io::Result<()> {
     let mut header: Vec<String> = CSV_COLUMNS.iter().map(|c| c.to_string()).collect();
     header.extend(extra.iter().map(|(name, _)| name.to_string()));
     writeln!(out, "{}", header.join(","))?;
     for (index, event) in events.iter().enumerate() {
-        let mut cells: Vec<String> = csv_values(event).iter().map(|v| csv_cell(v)).collect();
+        let mut cells: Vec<String> = csv_values(event.borrow())
+            .iter()
+            .map(|v| csv_cell(v))
+            .collect();
         for (_, values) in extra {
             cells.push(csv_cell(
                 values.get(index).map(String::as_str).unwrap_or(""),

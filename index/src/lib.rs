@@ -20,7 +20,9 @@ use std::path::PathBuf;
 pub use clickhouse::{ClickHouseSink, ClickHouseStore};
 pub use query::{parse as parse_query, Query, QueryError};
 pub use retention::{Retention, RetentionReport, DEFAULT_RETENTION_DAYS};
-pub use store::{Backend, Checkpoints, EventSink, EventStore, Hits, Order, SourceCheckpoint};
+pub use store::{
+    Backend, Checkpoints, EventSink, EventStore, Hits, Order, SharedHits, SourceCheckpoint,
+};
 pub use tantivy_store::{TantivySink, TantivyStore};
 pub use trace::{trace, Seed, TraceAnswer, TraceRequest};
 

@@ -2,6 +2,7 @@
 //! The embedded default is [`crate::TantivyStore`]; a scale-out backend implements the same.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use tokentrail_parsers::Event;
@@ -23,6 +24,14 @@ pub enum Order {
 #[derive(Clone, Debug, Default)]
 pub struct Hits {
     pub events: Vec<Event>,
+    pub total: u64,
+}
+
+/// A page of matching events shared with the store (whose cache may hold the same events):
+/// a caller that only reads them, as the trace does, need not copy each one.
+#[derive(Clone, Debug, Default)]
+pub struct SharedHits {
+    pub events: Vec<Arc<Event>>,
     pub total: u64,
 }
 
@@ -57,6 +66,21 @@ pub struct Checkpoints {
 pub trait EventStore: Send + Sync {
     /// Events matching `query`, at most `limit`, in `order`, with the total match count.
     fn search(&self, query: &Query, limit: usize, order: Order) -> Result<Hits, Error>;
+
+    /// [`EventStore::search`], the events shared rather than copied where the backend keeps
+    /// decoded events of its own.
+    fn search_shared(
+        &self,
+        query: &Query,
+        limit: usize,
+        order: Order,
+    ) -> Result<SharedHits, Error> {
+        let hits = self.search(query, limit, order)?;
+        Ok(SharedHits {
+            events: hits.events.into_iter().map(Arc::new).collect(),
+            total: hits.total,
+        })
+    }
 
     /// The event with this id.
     fn get(&self, id: &str) -> Result<Option<Event>, Error> {

@@ -45,7 +45,7 @@ use crate::event_cache::LruCache;
 use crate::key_terms::KeyTermsQuery;
 use crate::merge::{bounded_groups, tail_groups, BoundedMergePolicy, MAX_MERGED_DOCS};
 use crate::query::Query;
-use crate::store::{Checkpoints, EventSink, EventStore, Hits, Order};
+use crate::store::{Checkpoints, EventSink, EventStore, Hits, Order, SharedHits};
 use crate::stored;
 use crate::words::{words_analyzer, WORDS_TOKENIZER};
 use crate::Error;
@@ -461,11 +461,12 @@ impl SegmentCollector for TopByTimeSegment {
 /// 880–893 MB against 952–957 MB. A first trace is as cold either way.
 const EVENT_CACHE_CAPACITY: usize = 65_536;
 
-/// Decoded events by where they are stored, boxed: an `Event` is ~800 bytes, and a table of
-/// them moved every entry at each growth step (12 % of a first busy-identity trace was the
-/// kernel zeroing fresh pages for those copies).
+/// Decoded events by where they are stored, shared with the answers that hold them: an
+/// `Event` is ~800 bytes in a dozen allocations, and a trace that copied each event it
+/// fetched spent a sixth of a warm address trace cloning them (and more in the allocator
+/// and the kernel zeroing fresh pages for the copies).
 struct EventCache {
-    events: LruCache<(SegmentId, DocId), Box<Event>>,
+    events: LruCache<(SegmentId, DocId), Arc<Event>>,
     hits: u64,
     misses: u64,
 }
@@ -807,10 +808,14 @@ impl TantivyStore {
     /// The stored events at `addresses`, in that order. Read in storage order (consecutive
     /// documents share a doc store block, which tantivy keeps decompressed in its cache) and
     /// through the decoded-event cache.
-    fn fetch(&self, searcher: &Searcher, addresses: &[DocAddress]) -> Result<Vec<Event>, Error> {
+    fn fetch(
+        &self,
+        searcher: &Searcher,
+        addresses: &[DocAddress],
+    ) -> Result<Vec<Arc<Event>>, Error> {
         let mut by_storage: Vec<usize> = (0..addresses.len()).collect();
         by_storage.sort_unstable_by_key(|&index| addresses[index]);
-        let mut fetched: Vec<Option<Event>> = Vec::with_capacity(addresses.len());
+        let mut fetched: Vec<Option<Arc<Event>>> = Vec::with_capacity(addresses.len());
         fetched.resize_with(addresses.len(), || None);
         let mut guard = self
             .cache
@@ -826,20 +831,21 @@ impl TantivyStore {
             );
             if let Some(event) = cache.events.get(&key) {
                 cache.hits += 1;
-                fetched[index] = Some(Event::clone(event));
+                fetched[index] = Some(Arc::clone(event));
                 continue;
             }
             cache.misses += 1;
-            let event = read_stored(searcher, self.fields.doc, address, &mut streams)?;
-            cache.events.insert(key, Box::new(event.clone()));
+            let event = Arc::new(read_stored(
+                searcher,
+                self.fields.doc,
+                address,
+                &mut streams,
+            )?);
+            cache.events.insert(key, Arc::clone(&event));
             fetched[index] = Some(event);
         }
         tracing::trace!(hits = cache.hits, misses = cache.misses, "event cache");
-        // Sized first: collecting a flattened iterator grows the vector step by step, and
-        // each step moves every event (most of a kilobyte each) to fresh memory.
-        let mut events = Vec::with_capacity(fetched.len());
-        events.extend(fetched.into_iter().flatten());
-        Ok(events)
+        Ok(fetched.into_iter().flatten().collect())
     }
 }
 
@@ -1548,6 +1554,19 @@ impl EventStore for TantivyStore {
     }
 
     fn search(&self, query: &Query, limit: usize, order: Order) -> Result<Hits, Error> {
+        let hits = self.search_shared(query, limit, order)?;
+        Ok(Hits {
+            events: hits.events.into_iter().map(Arc::unwrap_or_clone).collect(),
+            total: hits.total,
+        })
+    }
+
+    fn search_shared(
+        &self,
+        query: &Query,
+        limit: usize,
+        order: Order,
+    ) -> Result<SharedHits, Error> {
         let searcher = self.reader.searcher();
         let (query, filters) = split_column_filters(query)?;
         filters.check()?;
@@ -1561,7 +1580,7 @@ impl EventStore for TantivyStore {
                     columns: self.columns.clone(),
                 },
             )?;
-            return Ok(Hits {
+            return Ok(SharedHits {
                 events: Vec::new(),
                 total: total as u64,
             });
@@ -1585,7 +1604,7 @@ impl EventStore for TantivyStore {
         let (top, total) = searcher.search(&tantivy_query, &collector)?;
         let addresses: Vec<DocAddress> = top.into_iter().map(|(_, address)| address).collect();
         let events = self.fetch(&searcher, &addresses)?;
-        Ok(Hits {
+        Ok(SharedHits {
             events,
             total: total as u64,
         })

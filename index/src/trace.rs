@@ -5,6 +5,7 @@
 //! one engine.)
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use tokentrail_parsers::{action, Event, Timestamp};
@@ -82,11 +83,12 @@ pub struct Link {
     pub confidence: String,
 }
 
-/// An event of the answer with its link.
+/// An event of the answer with its link. The event is shared with the store's cache of
+/// decoded events (and with other answers holding it), not copied into each answer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LinkedEvent {
     #[serde(flatten)]
-    pub event: Event,
+    pub event: Arc<Event>,
     pub link: Link,
 }
 
@@ -178,9 +180,7 @@ struct Expansion<'a> {
     request: &'a TraceRequest,
     /// Identity filter for events found by `sub` (`None` = any issuer).
     identity_iss: Option<String>,
-    /// Boxed: an event is most of a kilobyte, and growing the table moved every entry into
-    /// fresh memory (the kernel zeroing pages for it was 8 % of a cold 20 000-event trace).
-    events: HashMap<String, Box<LinkedEvent>>,
+    events: HashMap<String, LinkedEvent>,
     truncated: bool,
     seen_subs: HashSet<String>,
     seen_jtis: HashSet<String>,
@@ -238,7 +238,7 @@ impl<'a> Expansion<'a> {
     }
 
     /// Runs one query in the request's time range.
-    fn find(&mut self, query: Query) -> Result<Vec<Event>, Error> {
+    fn find(&mut self, query: Query) -> Result<Vec<Arc<Event>>, Error> {
         self.find_within(query, self.request.from, self.request.to)
     }
 
@@ -247,7 +247,7 @@ impl<'a> Expansion<'a> {
         query: Query,
         from: Option<Timestamp>,
         to: Option<Timestamp>,
-    ) -> Result<Vec<Event>, Error> {
+    ) -> Result<Vec<Arc<Event>>, Error> {
         let (events, capped) = self.lookup(query, from, to)?;
         if capped {
             self.truncated = true;
@@ -275,7 +275,7 @@ impl<'a> Expansion<'a> {
         query: Query,
         from: Option<Timestamp>,
         to: Option<Timestamp>,
-    ) -> Result<(Vec<Event>, bool), Error> {
+    ) -> Result<(Vec<Arc<Event>>, bool), Error> {
         if self.events.len() >= self.request.max_events {
             // The answer is full: every event a lookup could add now would be refused, and
             // none could change a link (only window events are probable, and they come
@@ -286,7 +286,7 @@ impl<'a> Expansion<'a> {
         let query = query.within(bounds.from, bounds.to);
         let hits = self
             .store
-            .search(&query, self.limit(), Order::OldestFirst)?;
+            .search_shared(&query, self.limit(), Order::OldestFirst)?;
         let capped = hits.total > hits.events.len() as u64;
         tracing::trace!(
             found = hits.events.len(),
@@ -305,7 +305,7 @@ impl<'a> Expansion<'a> {
     }
 
     /// Looks up many values of one field, in chunks.
-    fn find_terms(&mut self, field: &str, values: &[String]) -> Result<Vec<Event>, Error> {
+    fn find_terms(&mut self, field: &str, values: &[String]) -> Result<Vec<Arc<Event>>, Error> {
         let mut found = Vec::new();
         for chunk in values.chunks(self.store.terms_per_query()) {
             let query = Query::Or(chunk.iter().map(|v| Query::term(field, v)).collect());
@@ -325,7 +325,7 @@ impl<'a> Expansion<'a> {
 
     /// Adds an event with a link (a certain link replaces a probable one), and queues the keys
     /// it carries for expansion.
-    fn add(&mut self, event: Event, rule: &str, confidence: &str) {
+    fn add(&mut self, event: Arc<Event>, rule: &str, confidence: &str) {
         if self.events.len() >= self.request.max_events && !self.events.contains_key(&event.id) {
             tracing::debug!(max_events = self.request.max_events, "trace answer full");
             self.truncated = true;
@@ -437,7 +437,7 @@ impl<'a> Expansion<'a> {
             )?;
             // By session id, not in a hash map's order: with a cap on the answer, the order of
             // the adds decides which events it keeps.
-            let mut by_session: BTreeMap<&str, Vec<Event>> = BTreeMap::new();
+            let mut by_session: BTreeMap<&str, Vec<Arc<Event>>> = BTreeMap::new();
             let at_of: HashMap<&str, i64> = chunk
                 .iter()
                 .map(|(session, at)| (session.as_str(), *at))
@@ -480,7 +480,7 @@ impl<'a> Expansion<'a> {
         // In the answer's order, not the map's: which node a job ran on and which address a
         // node has can depend on which event comes first, and the same question must give
         // the same windows (with a cap on the answer, the same events).
-        let mut events: Vec<&Event> = self.events.values().map(|linked| &linked.event).collect();
+        let mut events: Vec<&Event> = self.events.values().map(|linked| &*linked.event).collect();
         events.sort_by(|a, b| answer_order(a).cmp(&answer_order(b)));
         let jobs = build_jobs(events.iter().copied());
         // The address a worker node's job events carry, found in one pass (the first in
@@ -567,7 +567,7 @@ impl<'a> Expansion<'a> {
         for (position, cluster_index) in cluster_of.iter().enumerate() {
             last_use[*cluster_index] = position;
         }
-        let mut looked_up: Vec<Option<Option<Vec<Event>>>> = Vec::new();
+        let mut looked_up: Vec<Option<Option<Vec<Arc<Event>>>>> = Vec::new();
         looked_up.resize_with(clusters.len(), || None);
         for (position, (window, &cluster_index)) in windows.iter().zip(&cluster_of).enumerate() {
             if looked_up[cluster_index].is_none() {
@@ -593,7 +593,7 @@ impl<'a> Expansion<'a> {
         cluster: &Cluster,
         subs: &HashSet<String>,
         jtis: &HashSet<String>,
-    ) -> Result<Option<Vec<Event>>, Error> {
+    ) -> Result<Option<Vec<Arc<Event>>>, Error> {
         // Only file operations of no other identity or token are fetched (the store drops
         // the others before fetching them, from its columns where it can).
         let [own_subs, own_jtis] = own_keys(subs, jtis);
@@ -615,7 +615,7 @@ impl<'a> Expansion<'a> {
     fn expand_window_from(
         &mut self,
         window: &Window,
-        cluster: &[Event],
+        cluster: &[Arc<Event>],
         subs: &HashSet<String>,
         jtis: &HashSet<String>,
     ) -> Result<(), Error> {
@@ -623,7 +623,7 @@ impl<'a> Expansion<'a> {
             Some(Timestamp(window.start)),
             Some(Timestamp(window.end + 1)),
         );
-        let candidates: Vec<Event> = cluster
+        let candidates: Vec<Arc<Event>> = cluster
             .iter()
             .filter(|event| bounds.holds(event.time))
             .filter(|event| {
@@ -652,7 +652,7 @@ impl<'a> Expansion<'a> {
             Some(Timestamp(window.start)),
             Some(Timestamp(window.end + 1)),
         )?;
-        let candidates: Vec<Event> = found
+        let candidates: Vec<Arc<Event>> = found
             .into_iter()
             .filter(|event| {
                 is_window_candidate(event, subs, jtis) && !self.events.contains_key(&event.id)
@@ -668,7 +668,7 @@ impl<'a> Expansion<'a> {
     fn add_window_candidates(
         &mut self,
         window: &Window,
-        candidates: Vec<Event>,
+        candidates: Vec<Arc<Event>>,
         subs: &HashSet<String>,
     ) -> Result<(), Error> {
         let sessions: Vec<String> = candidates
@@ -1016,7 +1016,7 @@ fn add_account_events(expansion: &mut Expansion<'_>) -> Result<(), Error> {
 }
 
 /// Events of a job given by any of its ids (`host#C.P`, a batch id, or a bare `C.P`).
-fn find_job(expansion: &mut Expansion<'_>, job: &str) -> Result<Vec<Event>, Error> {
+fn find_job(expansion: &mut Expansion<'_>, job: &str) -> Result<Vec<Arc<Event>>, Error> {
     let exact = Query::Or(vec![
         Query::term("job_id", job),
         Query::term("batch_job_id", job),
@@ -1038,15 +1038,15 @@ fn find_job(expansion: &mut Expansion<'_>, job: &str) -> Result<Vec<Event>, Erro
         .collect())
 }
 
-/// An event of the answer with its link, boxed as the answer's map holds it.
-fn linked(event: Event, rule: &str, confidence: &str) -> Box<LinkedEvent> {
-    Box::new(LinkedEvent {
+/// An event of the answer with its link.
+fn linked(event: Arc<Event>, rule: &str, confidence: &str) -> LinkedEvent {
+    LinkedEvent {
         event,
         link: Link {
             rule: rule.to_string(),
             confidence: confidence.to_string(),
         },
-    })
+    }
 }
 
 /// The order of the answer's events: by time, file and line, and the id last: one line may
@@ -1058,16 +1058,13 @@ fn answer_order(event: &Event) -> (Option<Timestamp>, &str, u64, &str) {
 
 /// Builds the answer's entity lists from its events.
 fn answer(expansion: Expansion<'_>) -> TraceAnswer {
-    // Boxes are sorted, not the events: an event is most of a kilobyte, and a sort moves each
-    // element many times.
-    let mut sorted: Vec<Box<LinkedEvent>> = expansion.events.into_values().collect();
-    sorted.sort_by(|a, b| answer_order(&a.event).cmp(&answer_order(&b.event)));
-    let events: Vec<LinkedEvent> = sorted.into_iter().map(|linked| *linked).collect();
+    let mut events: Vec<LinkedEvent> = expansion.events.into_values().collect();
+    events.sort_by(|a, b| answer_order(&a.event).cmp(&answer_order(&b.event)));
     let certain = || {
         events
             .iter()
             .filter(|linked| linked.link.confidence == confidence::CERTAIN)
-            .map(|linked| &linked.event)
+            .map(|linked| &*linked.event)
     };
     TraceAnswer {
         query: serde_json::to_value(expansion.request).unwrap_or_default(),

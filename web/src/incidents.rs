@@ -192,7 +192,8 @@ mod tests {
                 jti: jti.into(),
                 client_ip: ip.into(),
                 ..Event::default()
-            },
+            }
+            .into(),
             link: Link {
                 rule: "seed".into(),
                 confidence: "certain".into(),

@@ -491,7 +491,7 @@ pub async fn trace(
         .events
         .iter()
         .filter(|linked| keeps(&params, &linked.event, &linked.link))
-        .map(|linked| (&linked.event, Some(&linked.link)))
+        .map(|linked| (&*linked.event, Some(&linked.link)))
         .collect();
     let seed_query = params.seed_query();
     let mut body = String::with_capacity(answer.events.len() * 700 + 8192);
