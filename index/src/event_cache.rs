@@ -34,7 +34,7 @@ struct Entry<K, V> {
 pub(crate) struct LruCache<K, V> {
     capacity: usize,
     entries: Vec<Entry<K, V>>,
-    slot_of: HashMap<K, u32>,
+    slot_of: HashMap<K, u32, foldhash::fast::RandomState>,
     newest: u32,
     oldest: u32,
 }
@@ -45,7 +45,7 @@ impl<K: Copy + Eq + Hash, V> LruCache<K, V> {
         LruCache {
             capacity: capacity.clamp(1, (NONE - 1) as usize),
             entries: Vec::new(),
-            slot_of: HashMap::new(),
+            slot_of: HashMap::default(),
             newest: NONE,
             oldest: NONE,
         }

@@ -4,7 +4,7 @@
 //! any [`EventStore`]. (It lives beside the store trait so that the CLI and the web crate share
 //! one engine.)
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -13,6 +13,11 @@ use tokentrail_parsers::{action, Event, Timestamp};
 use crate::query::Query;
 use crate::store::{EventStore, Order};
 use crate::Error;
+
+/// The trace's hash tables, with a fast hash seeded per process (foldhash): std's SipHash of
+/// event ids and keys was a tenth of a warm address trace at 10 M events.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
 /// Where a trace starts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -215,13 +220,13 @@ impl<'a> Expansion<'a> {
             store,
             request,
             identity_iss: None,
-            events: HashMap::new(),
+            events: HashMap::default(),
             truncated: false,
-            seen_subs: HashSet::new(),
-            seen_jtis: HashSet::new(),
-            seen_jobs: HashSet::new(),
-            seen_sessions: HashSet::new(),
-            seen_windows: HashSet::new(),
+            seen_subs: HashSet::default(),
+            seen_jtis: HashSet::default(),
+            seen_jobs: HashSet::default(),
+            seen_sessions: HashSet::default(),
+            seen_windows: HashSet::default(),
             next_subs: Vec::new(),
             next_jtis: Vec::new(),
             next_jobs: Vec::new(),
@@ -496,7 +501,7 @@ impl<'a> Expansion<'a> {
         let jobs = build_jobs(events.iter().copied());
         // The address a worker node's job events carry, found in one pass (the first in
         // the answer's order).
-        let mut node_ips: HashMap<&str, &str> = HashMap::new();
+        let mut node_ips: HashMap<&str, &str> = HashMap::default();
         for event in events {
             if !event.worker_node.is_empty()
                 && !event.client_ip.is_empty()
@@ -690,13 +695,13 @@ impl<'a> Expansion<'a> {
             .into_iter()
             .collect();
         let foreign_sessions = if sessions.is_empty() {
-            HashSet::new()
+            std::collections::HashSet::new()
         } else {
             let bounds = self.clamp(
                 Some(Timestamp(window.start.saturating_sub(SESSION_WINDOW_MS))),
                 Some(Timestamp(window.end.saturating_add(SESSION_WINDOW_MS))),
             );
-            let [own_subs, _] = own_keys(subs, &HashSet::new());
+            let [own_subs, _] = own_keys(subs, &HashSet::default());
             let foreign = Query::Not(Box::new(own_subs)).within(bounds.from, bounds.to);
             self.store
                 .values_present("session_id", &sessions, &foreign)?
@@ -1208,7 +1213,7 @@ fn build_jobs<'e>(events: impl Iterator<Item = &'e Event>) -> Vec<JobOut> {
         .filter(|e| is_joinable_job(&e.job_id) || is_joinable_job(&e.batch_job_id))
         .collect();
     // Union-find over ids.
-    let mut parent: HashMap<String, String> = HashMap::new();
+    let mut parent: HashMap<String, String> = HashMap::default();
     fn root(parent: &mut HashMap<String, String>, id: &str) -> String {
         let mut current = id.to_string();
         while let Some(next) = parent.get(&current) {
@@ -1239,7 +1244,7 @@ fn build_jobs<'e>(events: impl Iterator<Item = &'e Event>) -> Vec<JobOut> {
     let mut jobs: BTreeMap<String, JobOut> = BTreeMap::new();
     // The end reported with the worker node (batch system, LRMS) bounds the run window more
     // exactly than a CE's later bookkeeping of it.
-    let mut ended_on_node: HashMap<String, Timestamp> = HashMap::new();
+    let mut ended_on_node: HashMap<String, Timestamp> = HashMap::default();
     for event in &events {
         let key_id = if is_joinable_job(&event.job_id) {
             format!("j:{}", event.job_id)
