@@ -496,8 +496,7 @@ impl<'a> Expansion<'a> {
         // In the answer's order, not the map's: which node a job ran on and which address a
         // node has can depend on which event comes first, and the same question must give
         // the same windows (with a cap on the answer, the same events).
-        let mut events: Vec<&Event> = self.events.values().map(|linked| &*linked.event).collect();
-        events.sort_by(|a, b| answer_order(a).cmp(&answer_order(b)));
+        let events = in_answer_order(self.events.values().map(|linked| &*linked.event), |e| e);
         let jobs = build_jobs(events.iter().copied());
         // The address a worker node's job events carry, found in one pass (the first in
         // the answer's order).
@@ -1109,10 +1108,23 @@ fn answer_order(event: &Event) -> (Option<Timestamp>, &str, u64, &str) {
     (event.time, &event.origin.file, event.origin.line, &event.id)
 }
 
+/// `items` in the answer's order ([`answer_order`]: a total order, as no two events of an
+/// answer share an id). Each item's time, which decides most comparisons, is kept beside it
+/// rather than read through the event's pointer at every comparison.
+fn in_answer_order<T>(items: impl Iterator<Item = T>, event: impl Fn(&T) -> &Event) -> Vec<T> {
+    let mut keyed: Vec<(Option<Timestamp>, T)> =
+        items.map(|item| (event(&item).time, item)).collect();
+    keyed.sort_unstable_by(|(time_a, a), (time_b, b)| {
+        time_a
+            .cmp(time_b)
+            .then_with(|| answer_order(event(a)).cmp(&answer_order(event(b))))
+    });
+    keyed.into_iter().map(|(_, item)| item).collect()
+}
+
 /// Builds the answer's entity lists from its events.
 fn answer(expansion: Expansion<'_>) -> TraceAnswer {
-    let mut events: Vec<LinkedEvent> = expansion.events.into_values().collect();
-    events.sort_by(|a, b| answer_order(&a.event).cmp(&answer_order(&b.event)));
+    let events = in_answer_order(expansion.events.into_values(), |linked| &linked.event);
     let certain = || {
         events
             .iter()
@@ -1212,53 +1224,67 @@ fn build_jobs<'e>(events: impl Iterator<Item = &'e Event>) -> Vec<JobOut> {
     let events: Vec<&Event> = events
         .filter(|e| is_joinable_job(&e.job_id) || is_joinable_job(&e.batch_job_id))
         .collect();
-    // Union-find over ids.
-    let mut parent: HashMap<String, String> = HashMap::default();
-    fn root(parent: &mut HashMap<String, String>, id: &str) -> String {
-        let mut current = id.to_string();
-        while let Some(next) = parent.get(&current) {
-            if *next == current {
-                break;
-            }
-            current = next.clone();
+    // Union-find over ids, numbered as first seen; a CE job id and a batch job id are
+    // different namespaces.
+    let mut number_of: HashMap<(bool, &str), usize> = HashMap::default();
+    let mut name_of: Vec<(bool, &str)> = Vec::new();
+    let mut parent: Vec<usize> = Vec::new();
+    fn root(parent: &mut [usize], mut id: usize) -> usize {
+        while parent[id] != id {
+            parent[id] = parent[parent[id]];
+            id = parent[id];
         }
-        current
+        id
     }
+    // Each event's job: by its CE job id when it has one, else by its batch job id.
+    let mut id_of_event: Vec<usize> = Vec::with_capacity(events.len());
     for event in &events {
-        let ids: Vec<String> = [("j:", &event.job_id), ("b:", &event.batch_job_id)]
+        let mut ids = [None, None];
+        for (slot, key) in [(false, &event.job_id), (true, &event.batch_job_id)]
             .into_iter()
-            .filter(|(_, id)| is_joinable_job(id))
-            .map(|(namespace, id)| format!("{namespace}{id}"))
-            .collect();
-        for id in &ids {
-            parent.entry(id.clone()).or_insert_with(|| id.clone());
-        }
-        if ids.len() == 2 {
-            let a = root(&mut parent, &ids[0]);
-            let b = root(&mut parent, &ids[1]);
-            if a != b {
-                parent.insert(b, a);
+            .enumerate()
+        {
+            if is_joinable_job(key.1) {
+                let next = parent.len();
+                let id = *number_of.entry((key.0, key.1.as_str())).or_insert(next);
+                if id == next {
+                    parent.push(next);
+                    name_of.push((key.0, key.1.as_str()));
+                }
+                ids[slot] = Some(id);
             }
         }
+        if let [Some(job), Some(batch)] = ids {
+            let (a, b) = (root(&mut parent, job), root(&mut parent, batch));
+            if a != b {
+                parent[b] = a;
+            }
+        }
+        id_of_event.extend(ids[0].or(ids[1]));
     }
-    let mut jobs: BTreeMap<String, JobOut> = BTreeMap::new();
+    // One job per set of ids, in the order first met.
+    let mut job_of_root: Vec<Option<usize>> = vec![None; parent.len()];
+    let mut jobs: Vec<JobOut> = Vec::new();
+    // The id naming each job's set: its root, as the answer's order breaks ties by it.
+    let mut set_names: Vec<(bool, &str)> = Vec::new();
     // The end reported with the worker node (batch system, LRMS) bounds the run window more
     // exactly than a CE's later bookkeeping of it.
-    let mut ended_on_node: HashMap<String, Timestamp> = HashMap::default();
-    for event in &events {
-        let key_id = if is_joinable_job(&event.job_id) {
-            format!("j:{}", event.job_id)
-        } else {
-            format!("b:{}", event.batch_job_id)
-        };
-        let key = root(&mut parent, &key_id);
+    let mut ended_on_node: Vec<Option<Timestamp>> = Vec::new();
+    for (event, id) in events.iter().zip(id_of_event) {
+        let set = root(&mut parent, id);
+        let index = *job_of_root[set].get_or_insert_with(|| {
+            jobs.push(JobOut::default());
+            set_names.push(name_of[set]);
+            ended_on_node.push(None);
+            jobs.len() - 1
+        });
         if event.action == action::JOB_END && !event.worker_node.is_empty() {
             if let Some(time) = event.time {
-                let slot = ended_on_node.entry(key.clone()).or_insert(time);
-                *slot = (*slot).max(time);
+                let slot = &mut ended_on_node[index];
+                *slot = Some(slot.map_or(time, |ended| ended.max(time)));
             }
         }
-        let job = jobs.entry(key).or_default();
+        let job = &mut jobs[index];
         if job.job_id.is_empty() && is_joinable_job(&event.job_id) {
             job.job_id = event.job_id.clone();
             job.ce = event
@@ -1306,13 +1332,13 @@ fn build_jobs<'e>(events: impl Iterator<Item = &'e Event>) -> Vec<JobOut> {
             job.jti = event.jti.clone();
         }
     }
-    for (key, time) in ended_on_node {
-        if let Some(job) = jobs.get_mut(&key) {
-            job.ended = Some(time);
+    for (job, ended) in jobs.iter_mut().zip(ended_on_node) {
+        if ended.is_some() {
+            job.ended = ended;
         }
     }
     // A job restarted after its end: its window is the last start to its end.
-    for job in jobs.values_mut() {
+    for job in jobs.iter_mut() {
         if let (Some(started), Some(ended)) = (job.started, job.ended) {
             if ended < started {
                 job.ended = None;
@@ -1322,9 +1348,13 @@ fn build_jobs<'e>(events: impl Iterator<Item = &'e Event>) -> Vec<JobOut> {
             job.job_id = job.batch_job_id.clone();
         }
     }
-    let mut list: Vec<JobOut> = jobs.into_values().collect();
-    list.sort_by(|a, b| (a.submitted, &a.job_id).cmp(&(b.submitted, &b.job_id)));
-    list
+    // By submission and job id; two sets can show the same id (one's CE job id, the other's
+    // batch job id): then by the set's root id, batch job ids first.
+    let mut list: Vec<(JobOut, (bool, &str))> = jobs.into_iter().zip(set_names).collect();
+    list.sort_by(|(a, (batch_a, id_a)), (b, (batch_b, id_b))| {
+        (a.submitted, &a.job_id, !batch_a, id_a).cmp(&(b.submitted, &b.job_id, !batch_b, id_b))
+    });
+    list.into_iter().map(|(job, _)| job).collect()
 }
 
 #[cfg(test)]
