@@ -368,6 +368,10 @@ fn measure_traces(
     let total_events = store.count(&Query::All)?;
 
     let mut results = serde_json::Map::new();
+    // `rg` is timed over logs in the page cache, as a site admin's repeated searches run:
+    // the traces read the store after `rg` last read the logs, and the first timed `rg` of
+    // a run read them from disk (6.6-8.2 s against 0.5-0.7 s at 10 M events).
+    let mut rg_warm = false;
     for kind in &kinds {
         // One warm-up round (first touches of the mmap'ed index), then timed rounds.
         for (_, seed) in &kind.seeds {
@@ -384,6 +388,12 @@ fn measure_traces(
             }
         }
         let mut rg_samples = Vec::new();
+        if !rg_warm && rg_runs > 0 {
+            if let Some((value, _)) = kind.seeds.first() {
+                time_rg(value, logs)?;
+                rg_warm = true;
+            }
+        }
         for (value, _) in kind.seeds.iter().take(rg_runs) {
             rg_samples.push(time_rg(value, logs)?);
         }
