@@ -1014,6 +1014,9 @@ fn add_account_events(expansion: &mut Expansion<'_>, at_once: usize) -> Result<(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
+    if subs.is_empty() && clients.is_empty() {
+        return Ok(());
+    }
     let administrative = Query::Or(
         [
             action::ACCOUNT_DISABLE,
@@ -1024,9 +1027,6 @@ fn add_account_events(expansion: &mut Expansion<'_>, at_once: usize) -> Result<(
         .map(|name| Query::term("action", name))
         .collect(),
     );
-    if subs.is_empty() && clients.is_empty() {
-        return Ok(());
-    }
     let (all, capped) = expansion.lookup_at_most(
         administrative.clone(),
         expansion.request.from,
